@@ -1,0 +1,1 @@
+"""Audio ingest: probe, decode with ffmpeg, silence-aware chunking."""

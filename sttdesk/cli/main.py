@@ -1,0 +1,47 @@
+"""The ``sttdesk`` command: entry point and sub-command groups."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from .. import __version__
+from ..domain.errors import SttdeskError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sttdesk")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """Offline speech-to-text for English and Vietnamese."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from .models import models
+
+    cli.add_command(models)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; turn sttdesk errors into a clear message and exit code 1."""
+    _register()
+    try:
+        cli.main(args=argv, prog_name="sttdesk", standalone_mode=False)
+    except SttdeskError as exc:
+        click.echo(f"Error: {exc.user_message('en')}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pure-Python domain layer: stdlib only, imports nothing else of sttdesk's."""
