@@ -75,3 +75,9 @@ def read_transcripts(folder: Path) -> dict[str, str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def en_audio() -> Path:
+    """The English dev recordings copied into tests/data/en (public domain and CC BY 4.0; see SOURCES.md there)."""
+    return TEST_DATA / "en"
