@@ -21,9 +21,14 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
+    from .config import config
+    from .jobs import jobs
     from .models import models
+    from .serve import serve
+    from .transcribe import transcribe
 
-    cli.add_command(models)
+    for command in (transcribe, jobs, models, config, serve):
+        cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:

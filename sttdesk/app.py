@@ -1,0 +1,186 @@
+"""The one place that builds the concrete objects and wires them together.
+
+Front ends call :func:`build_core` and then talk to ``core.service`` only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cluster.coordinator import Coordinator
+from .cluster.leasing import LeaseManager, ModelRef
+from .engine.store import ModelStore
+from .paths import AppPaths, default_paths
+from .service.events import EventBus, EventKind, ServiceEvent
+from .service.job_service import JobService
+from .service.local_pool import LocalPool, default_pool_shape
+from .service.preparer import JobPreparer
+from .service.timers import Timers
+from .settings import Settings, load_settings
+from .store.repository import JobStore
+
+log = logging.getLogger(__name__)
+
+DATABASE_FILE_NAME = "sttdesk.db"
+
+
+@dataclass
+class Core:
+    """Everything a running sttdesk needs; start it, use ``service``, stop it."""
+
+    settings: Settings
+    paths: AppPaths
+    store: Any
+    models: ModelStore
+    events: EventBus
+    service: JobService
+    coordinator: Coordinator
+    pool: LocalPool | None
+    timers: Timers
+    _started: bool = field(default=False, repr=False)
+
+    def start(self) -> Core:
+        if self._started:
+            return self
+        self.coordinator.start()
+        self.service.resume()
+        if self.pool is not None:
+            self.pool.start()
+        self.timers.start()
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        self.timers.stop()
+        if self.pool is not None:
+            self.pool.stop()
+        self.coordinator.stop()
+        self.service.close()
+        self.events.close()
+
+    def __enter__(self) -> Core:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def build_core(
+    *,
+    settings: Settings | None = None,
+    paths: AppPaths | None = None,
+    pool_agents: int | None = None,
+    pool_threads: int | None = None,
+    engine: str = "whisper",
+    foreground: bool = False,
+    clock: Any = time.time,
+) -> Core:
+    """Build (not start) the core: store, service, coordinator, local pool and timers."""
+    paths = (paths or default_paths()).ensure()
+    settings = settings or load_settings(paths=paths)
+    store = JobStore(paths.data_dir / DATABASE_FILE_NAME)
+    models = ModelStore(paths.models_dir)
+    events = EventBus()
+    jobs_dir = paths.data_dir / "jobs"
+
+    def resolve_model(name: str) -> ModelRef:
+        try:
+            installed = models.get(name)
+        except Exception:
+            return ModelRef(name=name, sha256=None)
+        return ModelRef(name=name, sha256=installed.sha256)
+
+    def model_exists(name: str) -> None:
+        models.get(name)  # raises ModelNotInstalledError / UnknownModelError
+
+    service_holder: dict[str, JobService] = {}
+
+    def on_coordinator_event(kind: str, data: dict[str, Any]) -> None:
+        service = service_holder.get("service")
+        if service is not None:
+            service.on_coordinator_event(kind, data)
+
+    def read_audio(job: Any, chunk: Any) -> bytes:
+        from .audio.decode import PcmFile
+
+        return PcmFile(jobs_dir / job.id / "audio.pcm").read_pcm16(chunk.start, chunk.end)
+
+    leases = LeaseManager(
+        store, read_audio=read_audio, resolve_model=resolve_model, policy=settings.retry,
+        clock=clock, on_event=on_coordinator_event,
+    )
+    coordinator = Coordinator(leases, clock=clock, on_event=on_coordinator_event)
+
+    def preparer_factory(**callbacks: Any) -> JobPreparer:
+        return JobPreparer(
+            store, jobs_dir=jobs_dir, chunker_options=settings.chunking,
+            max_chunks=settings.processing.max_chunks_per_job,
+            deadline_seconds=settings.processing.chunk_timeout_seconds, clock=clock, **callbacks,
+        )
+
+    default_options: dict[str, Any] = {}
+    if settings.processing.beam_size > 0:
+        default_options["beam_size"] = settings.processing.beam_size
+    service = JobService(
+        store, preparer_factory=preparer_factory, model_exists=model_exists,
+        default_model=settings.processing.default_model, default_options=default_options,
+        limits=settings.limits, events=events, coordinator=coordinator, clock=clock,
+    )
+    service_holder["service"] = service
+
+    agents, threads = default_pool_shape(foreground=foreground)
+    agents = pool_agents if pool_agents is not None else (settings.processing.pool_agents or agents)
+    threads = pool_threads or settings.processing.pool_threads or threads
+    pool = None
+    if agents > 0:
+        pool = LocalPool(
+            agents=agents, threads=threads, models_dir=paths.models_dir, data_dir=paths.data_dir,
+            on_endpoint=lambda endpoint: coordinator.add_agent(endpoint, local=True),
+            on_gone=coordinator.remove_agent, engine=engine,
+        )
+
+    def purge() -> None:
+        days = settings.monitoring.dead_letter_days
+        removed = store.purge_dead_letters(older_than=clock() - days * 86400)
+        if removed:
+            log.info("purged %d dead letter(s) older than %.0f days", removed, days)
+
+    def check_alerts() -> None:
+        for alert in alerts_from(store.metrics(now=clock()), settings):
+            events.publish(ServiceEvent(kind=EventKind.ALERT, data=alert))
+
+    timers = Timers(sweep=coordinator.sweep, purge=purge, check_alerts=check_alerts)
+    return Core(settings=settings, paths=paths, store=store, models=models, events=events,
+                service=service, coordinator=coordinator, pool=pool, timers=timers)
+
+
+def alerts_from(metrics: Any, settings: Settings) -> list[dict[str, Any]]:
+    """The monitoring thresholds that ``metrics`` crosses, as alert payloads."""
+    limits = settings.monitoring
+    checks = [
+        ("retry_rate", metrics.retry_rate, limits.retry_rate_alert,
+         "More than {limit:.0%} of attempts are being retried.",
+         "Hơn {limit:.0%} số lần xử lý phải thử lại."),
+        ("mean_retries", metrics.mean_retries_per_job, limits.mean_retries_alert,
+         "Jobs need more than {limit} retries on average.",
+         "Trung bình mỗi công việc phải thử lại hơn {limit} lần."),
+        ("dead_letters", metrics.dead_letters, limits.dead_letters_alert,
+         "More than {limit} pieces have failed for good.",
+         "Hơn {limit} đoạn đã thất bại hoàn toàn."),
+        ("agent_crashes", metrics.agent_crashes_last_hour, limits.agent_crashes_per_hour_alert,
+         "Agents crashed more than {limit} times in the last hour.",
+         "Các máy xử lý bị lỗi hơn {limit} lần trong giờ qua."),
+    ]
+    alerts = []
+    for name, value, limit, en, vi in checks:
+        if value is not None and value > limit:
+            alerts.append({"alert": name, "value": value, "limit": limit,
+                           "message_en": en.format(limit=limit), "message_vi": vi.format(limit=limit)})
+    return alerts

@@ -1,0 +1,130 @@
+"""``sttdesk transcribe``: transcribe files with the local pool, a live progress bar, then export."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..domain.errors import SttdeskError
+from ..domain.exporters import available_formats, write_export
+from ..domain.jobs import JobState
+from ..service.job_service import JobRequest
+
+#: How often the progress display is refreshed from the store (seconds).
+REFRESH_SECONDS = 0.3
+
+
+def parse_formats(value: str) -> list[str]:
+    formats = [f.strip().lower() for f in value.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in available_formats()]
+    if unknown or not formats:
+        raise click.BadParameter(
+            f"unknown format(s) {', '.join(unknown) or value!r}; choose from {', '.join(available_formats())}"
+        )
+    return formats
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-l", "--language", default=None, help="en, vi or auto (default from settings: auto).")
+@click.option("-m", "--model", default=None, help="Model name (see 'sttdesk models list').")
+@click.option("-f", "--formats", default="txt,json,srt,vtt", show_default=True,
+              help="Comma-separated export formats.")
+@click.option("-o", "--output-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for the exports (default: beside each input file).")
+@click.option("--agents", type=int, default=None, help="Local agents to start (default: one per core).")
+@click.option("--threads", type=int, default=None, help="whisper.cpp threads per local agent.")
+@click.option("--engine", type=click.Choice(["whisper", "fake"]), default="whisper", hidden=True,
+              help="Engine of the local agents ('fake' is a test and benchmark aid).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def transcribe(files: tuple[Path, ...], language: str | None, model: str | None, formats: str,
+               output_dir: Path | None, agents: int | None, threads: int | None, engine: str,
+               quiet: bool) -> None:
+    """Transcribe FILES and write TXT/JSON/SRT/VTT exports.
+
+    An interrupted run is picked up again: running the same command resumes
+    the unfinished job of each file instead of starting over.
+    """
+    from ..app import build_core
+
+    fmt_list = parse_formats(formats)
+    console = Console(stderr=True, quiet=quiet)
+    core = build_core(pool_agents=agents, pool_threads=threads, engine=engine, foreground=True)
+    language = language or core.settings.processing.default_language
+    jobs: dict[str, Path] = {}
+    failures = 0
+    with core:
+        for path in files:
+            try:
+                job_id = core.service.find_unfinished(path, language=language, model=model)
+                if job_id:
+                    console.print(f"Resuming the unfinished job {job_id} for {path.name}")
+                    core.service.continue_job(job_id)
+                else:
+                    job_id = core.service.add(JobRequest(path=path, language=language, model=model))
+                jobs[job_id] = path
+            except SttdeskError as exc:
+                failures += 1
+                console.print(f"[red]{path}: {exc.user_message('en')}[/red]")
+        if not jobs:
+            raise SystemExit(1)
+        failures += _follow(core, jobs, console, fmt_list, output_dir)
+    if failures:
+        raise SystemExit(1)
+
+
+def _follow(core, jobs: dict[str, Path], console: Console, formats: list[str],
+            output_dir: Path | None) -> int:
+    """Show progress until every job ends; export the completed ones. Returns failures."""
+    changed = threading.Event()
+    unsubscribe = core.events.subscribe(lambda event: changed.set())
+    failures = 0
+    finished: set[str] = set()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("chunks"), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console, transient=False) as progress:
+            tasks = {job_id: progress.add_task(path.name, total=None) for job_id, path in jobs.items()}
+            while len(finished) < len(jobs):
+                changed.wait(REFRESH_SECONDS)
+                changed.clear()
+                for job_id, path in jobs.items():
+                    if job_id in finished:
+                        continue
+                    view = core.service.get(job_id)
+                    progress.update(tasks[job_id], total=view.chunks_total or None,
+                                    completed=view.chunks_done)
+                    state = JobState(view.state)
+                    if state is JobState.COMPLETED:
+                        finished.add(job_id)
+                        written = _export(core, job_id, path, formats, output_dir)
+                        progress.console.print(f"[green]{path.name}[/green]: " + ", ".join(map(str, written)))
+                    elif state in (JobState.FAILED, JobState.CANCELLED):
+                        finished.add(job_id)
+                        failures += 1
+                        message = view.error_en or state.value
+                        progress.console.print(f"[red]{path.name}: {message}[/red]")
+                        if view.chunks_done:
+                            written = _export(core, job_id, path, formats, output_dir, suffix=".partial")
+                            progress.console.print("  partial transcript: " + ", ".join(map(str, written)))
+                        progress.console.print(f"  retry with: sttdesk jobs retry {job_id}")
+    finally:
+        unsubscribe()
+    return failures
+
+
+def _export(core, job_id: str, source: Path, formats: list[str], output_dir: Path | None,
+            suffix: str = "") -> list[Path]:
+    transcript = core.service.transcript(job_id, partial=bool(suffix))
+    folder = output_dir or source.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        target = folder / f"{source.stem}{suffix}.{fmt}"
+        write_export(transcript, fmt, target)
+        written.append(target)
+    return written

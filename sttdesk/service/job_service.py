@@ -1,0 +1,369 @@
+"""JobService: the one API the GUI, the CLI and the REST API use.
+
+Adding a file validates it at once (a bad file never becomes a half-made
+job), records the job PENDING in the store and returns its id; decoding,
+chunking and transcription happen in the background. Everything a front end
+shows comes from the store, and everything it hears comes as events.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..audio.probe import AudioLimits, validate_input
+from ..domain.chunks import ChunkSpan, CutKind
+from ..domain.errors import PermanentError, SttdeskError
+from ..domain.hallucination import HallucinationGuard
+from ..domain.jobs import ChunkState, JobState
+from ..domain.languages import validate_language
+from ..domain.merge import TranscriptAssembler
+from ..domain.transcript import RecognitionResult, Transcript
+from .events import EventBus, EventKind, ServiceEvent
+from .preparer import JobPreparer
+from .views import JobView
+
+log = logging.getLogger(__name__)
+
+
+class JobNotFoundError(PermanentError):
+    """No job has this id."""
+
+    code = "job_not_found"
+    message_en = "There is no job with id {job_id}."
+    message_vi = "Không có công việc nào có mã {job_id}."
+
+
+class JobStateError(PermanentError):
+    """The action does not fit the job's current state."""
+
+    code = "job_state"
+    message_en = "Cannot {action} a job that is {state}."
+    message_vi = "Không thể {action_vi} công việc đang ở trạng thái {state}."
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """What a front end asks for when adding a file."""
+
+    path: Path
+    language: str = "auto"
+    model: str | None = None
+    #: Decoding options for the engine (DecodeOptions as a dict); empty for defaults.
+    options: dict[str, Any] | None = None
+    #: Extra data kept with the job (export folder and formats, webhook URL...).
+    extras: dict[str, Any] | None = None
+
+
+class JobService:
+    """Add, watch, control and read transcription jobs."""
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        preparer_factory: Callable[..., JobPreparer],
+        model_exists: Callable[[str], None],
+        default_model: str,
+        default_options: dict[str, Any],
+        limits: AudioLimits,
+        events: EventBus,
+        guard: HallucinationGuard | None = None,
+        coordinator: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._model_exists = model_exists
+        self._default_model = default_model
+        self._default_options = dict(default_options)
+        self._limits = limits
+        self.events = events
+        self._guard = guard or HallucinationGuard()
+        self._coordinator = coordinator
+        self._clock = clock
+        self._preparer = preparer_factory(on_planned=self._planned, on_failed=self._prepare_failed)
+
+    # --- lifecycle -------------------------------------------------------------
+
+    def attach_coordinator(self, coordinator: Any) -> None:
+        self._coordinator = coordinator
+
+    def resume(self) -> None:
+        """After a start: leases of a previous run go back to the queue; unplanned jobs are prepared."""
+        self._store.recover_after_restart(now=self._clock())
+        for job in self._store.list_jobs(states=[JobState.PENDING], limit=100000):
+            if not job.chunk_total:
+                self._preparer.submit(job.id)
+        self._wake()
+
+    def close(self) -> None:
+        self._preparer.close()
+
+    # --- adding ----------------------------------------------------------------
+
+    def add(self, request: JobRequest) -> str:
+        """Validate a file and queue it; returns the new job's id at once.
+
+        Raises a permanent SttdeskError (unsupported language, unknown model,
+        unreadable or invalid audio...) before anything is recorded.
+        """
+        language = validate_language(request.language)
+        model = request.model or self._default_model
+        self._model_exists(model)
+        path = Path(request.path).expanduser().resolve()
+        info = validate_input(path, language, limits=self._limits)
+        options = dict(self._default_options)
+        options.update(request.options or {})
+        options["language"] = language
+        job = self._store.add_job(
+            source_path=str(path),
+            name=path.name,
+            size_bytes=info.size_bytes,
+            duration=info.duration,
+            language=language,
+            model=model,
+            options=options,
+            extras=dict(request.extras or {}),
+            now=self._clock(),
+        )
+        self._emit(EventKind.JOB_ADDED, job.id, {"name": path.name})
+        self._preparer.submit(job.id)
+        return job.id
+
+    def add_many(self, requests: Iterable[JobRequest]) -> tuple[list[str], list[tuple[Path, SttdeskError]]]:
+        """Add several files; returns the ids added and the files refused with their errors."""
+        added: list[str] = []
+        refused: list[tuple[Path, SttdeskError]] = []
+        for request in requests:
+            try:
+                added.append(self.add(request))
+            except SttdeskError as exc:
+                refused.append((Path(request.path), exc))
+        return added, refused
+
+    def find_unfinished(self, path: Path, *, language: str, model: str | None = None) -> str | None:
+        """The newest job for this same file (path, size, language, model) that has not completed."""
+        path = Path(path).expanduser().resolve()
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return None
+        model = model or self._default_model
+        candidates = self._store.list_jobs(
+            states=[JobState.PENDING, JobState.PROCESSING, JobState.PAUSED, JobState.FAILED], limit=100000
+        )
+        for job in candidates:
+            if (job.source_path == str(path) and job.size_bytes == size
+                    and job.language == language and job.model == model):
+                return job.id
+        return None
+
+    def continue_job(self, job_id: str) -> None:
+        """Get an unfinished job going again, whatever stopped it (pause, failure, exit)."""
+        job = self._require(job_id)
+        state = JobState(job.state)
+        if state is JobState.PAUSED:
+            self.resume_job(job_id)
+        elif state is JobState.FAILED:
+            self.retry_failed(job_id)
+        else:
+            if not job.chunk_total:
+                self._preparer.submit(job_id)
+            self._wake()
+
+    # --- reading ---------------------------------------------------------------
+
+    def get(self, job_id: str) -> JobView:
+        job = self._store.get_job(job_id)
+        if job is None:
+            raise JobNotFoundError(job_id=job_id)
+        return self._view(job)
+
+    def list(self, *, states: Iterable[str] | None = None, limit: int = 100, offset: int = 0) -> list[JobView]:
+        wanted = [JobState(s) for s in states] if states else None
+        return [self._view(job) for job in self._store.list_jobs(states=wanted, limit=limit, offset=offset)]
+
+    def count(self, *, states: Iterable[str] | None = None) -> int:
+        wanted = [JobState(s) for s in states] if states else None
+        return self._store.count_jobs(states=wanted)
+
+    def transcript(self, job_id: str, *, partial: bool = True) -> Transcript:
+        """The merged transcript of the finished chunks (all of them once COMPLETED)."""
+        job = self._store.get_job(job_id)
+        if job is None:
+            raise JobNotFoundError(job_id=job_id)
+        speech = self._preparer.speech(job_id)
+        silences = _silences(speech, job.duration or 0.0) if speech is not None else None
+        assembler = TranscriptAssembler(
+            duration=job.duration or 0.0, source_name=job.name, model=job.model,
+            language=job.detected_language or job.language,
+        )
+        for chunk in self._store.chunks_of(job_id):
+            span = ChunkSpan(index=chunk.index, start=chunk.start, end=chunk.end,
+                             cut=CutKind(chunk.cut), overlap_before=chunk.overlap_before)
+            state = ChunkState(chunk.state)
+            if state is ChunkState.DONE and chunk.result is not None:
+                result = RecognitionResult.from_dict(chunk.result)
+                cleaned, report = self._guard.clean(result, offset=chunk.start, silences=silences)
+                assembler.add(span, cleaned, report=report)
+            elif state is ChunkState.FAILED:
+                assembler.mark_failed(span, code=chunk.error_code or "error",
+                                      message_en=chunk.error_en or "", message_vi=chunk.error_vi or "")
+        return assembler.transcript(partial=partial)
+
+    def audio_path(self, job_id: str) -> Path:
+        """The job's decoded 16 kHz mono PCM (s16le), for playback."""
+        return self._preparer.pcm_path(job_id)
+
+    # --- control ---------------------------------------------------------------
+
+    def cancel(self, job_id: str) -> None:
+        self._change(job_id, JobState.CANCELLED, action=("cancel", "huỷ"))
+        if self._coordinator is not None:
+            self._coordinator.cancel_job(job_id)
+
+    def pause(self, job_id: str) -> None:
+        self._change(job_id, JobState.PAUSED, action=("pause", "tạm dừng"))
+
+    def resume_job(self, job_id: str) -> None:
+        job = self._require(job_id)
+        if JobState(job.state) is not JobState.PAUSED:
+            raise JobStateError(action="resume", action_vi="tiếp tục", state=job.state)
+        self._change(job_id, JobState.PENDING, action=("resume", "tiếp tục"))
+        if not job.chunk_total:
+            self._preparer.submit(job_id)
+        self._wake()
+
+    def retry_failed(self, job_id: str) -> int:
+        """Put a failed job's dead-lettered chunks back in the queue; returns how many."""
+        job = self._require(job_id)
+        if JobState(job.state) is not JobState.FAILED:
+            raise JobStateError(action="retry", action_vi="thử lại", state=job.state)
+        count = self._store.retry_failed(job_id, now=self._clock())
+        if not job.chunk_total:  # failed before it was chunked: prepare again
+            self._preparer.submit(job_id)
+        self._emit(EventKind.JOB_CHANGED, job_id, {"state": JobState.PENDING.value})
+        self._wake()
+        return count
+
+    def delete(self, job_id: str) -> None:
+        """Cancel a job if it runs, then remove it and its files."""
+        job = self._require(job_id)
+        if not JobState(job.state).is_terminal and JobState(job.state) is not JobState.FAILED:
+            self._store.change_job_state(job_id, JobState(job.state), JobState.CANCELLED, now=self._clock())
+            if self._coordinator is not None:
+                self._coordinator.cancel_job(job_id)
+        self._store.delete_job(job_id)
+        self._preparer.remove_files(job_id)
+        self._emit(EventKind.JOB_REMOVED, job_id, {})
+
+    # --- callbacks from the preparer and the coordinator ---------------------------
+
+    def _planned(self, job_id: str) -> None:
+        job = self._store.get_job(job_id)
+        if job is not None and not job.chunk_total:
+            # nothing but silence: an empty transcript, done at once
+            self._store.change_job_state(job_id, JobState.PENDING, JobState.COMPLETED, now=self._clock())
+            self._emit(EventKind.JOB_FINISHED, job_id, {"state": JobState.COMPLETED.value})
+            return
+        self._emit(EventKind.JOB_CHANGED, job_id, {"planned": True, "chunks": job.chunk_total if job else 0})
+        self._wake()
+
+    def _prepare_failed(self, job_id: str, error: SttdeskError) -> None:
+        job = self._store.get_job(job_id)
+        if job is None:
+            return
+        self._store.change_job_state(
+            job_id, JobState(job.state), JobState.FAILED, now=self._clock(),
+            error_code=error.code, error_en=error.user_message("en"), error_vi=error.user_message("vi"),
+        )
+        self._emit(EventKind.JOB_FINISHED, job_id, {"state": JobState.FAILED.value, "error": error.to_dict()})
+
+    def on_coordinator_event(self, kind: str, data: dict[str, Any]) -> None:
+        """Translate the coordinator's events into service events (called on its thread)."""
+        job_id = data.get("job_id")
+        if kind == "chunk_result":
+            outcome = data.get("outcome")
+            status = getattr(outcome, "status", outcome)
+            if status in ("done", "job_completed") or getattr(outcome, "applied", False):
+                self._emit(EventKind.CHUNK_DONE, job_id, {"chunk_id": data.get("chunk_id")})
+            if status == "job_completed" or getattr(outcome, "job_completed", False):
+                self._emit(EventKind.JOB_FINISHED, job_id, {"state": JobState.COMPLETED.value})
+        elif kind == "chunk_failed":
+            self._emit(EventKind.CHUNK_FAILED, job_id, dict(data))
+            job = self._store.get_job(job_id) if job_id else None
+            if job is not None and JobState(job.state) is JobState.FAILED:
+                self._emit(EventKind.JOB_FINISHED, job_id, {"state": JobState.FAILED.value,
+                                                            "error": {"code": job.error_code,
+                                                                      "message_en": job.error_en,
+                                                                      "message_vi": job.error_vi}})
+        elif kind == "chunk_leased":
+            self._emit(EventKind.JOB_CHANGED, job_id, {"state": JobState.PROCESSING.value})
+        elif kind == "agent_ready":
+            self._emit(EventKind.AGENT_SEEN, None, dict(data))
+        elif kind == "agent_lost":
+            self._emit(EventKind.AGENT_LOST, None, dict(data))
+
+    # --- helpers ---------------------------------------------------------------
+
+    def _require(self, job_id: str) -> Any:
+        job = self._store.get_job(job_id)
+        if job is None:
+            raise JobNotFoundError(job_id=job_id)
+        return job
+
+    def _change(self, job_id: str, new: JobState, *, action: tuple[str, str]) -> None:
+        job = self._require(job_id)
+        old = JobState(job.state)
+        if old is new:
+            return
+        from ..domain.jobs import can_change_job
+
+        if not can_change_job(old, new) or not self._store.change_job_state(job_id, old, new, now=self._clock()):
+            raise JobStateError(action=action[0], action_vi=action[1], state=job.state)
+        self._emit(EventKind.JOB_CHANGED, job_id, {"state": new.value})
+
+    def _wake(self) -> None:
+        if self._coordinator is not None:
+            self._coordinator.wake()
+
+    def _emit(self, kind: EventKind, job_id: str | None, data: dict[str, Any]) -> None:
+        self.events.publish(ServiceEvent(kind=kind, job_id=job_id, data=data))
+
+    def _view(self, job: Any) -> JobView:
+        progress = self._store.job_progress(job.id)
+        now = self._clock()
+        elapsed = None
+        if job.started_at:
+            elapsed = (job.finished_at or now) - job.started_at
+        eta = None
+        if elapsed and progress.done_seconds > 0 and not JobState(job.state).is_terminal:
+            rate = elapsed / progress.done_seconds
+            eta = max(0.0, rate * max(0.0, progress.total_seconds - progress.done_seconds))
+        return JobView(
+            id=job.id, name=job.name, path=job.source_path, state=job.state,
+            language=job.language, detected_language=job.detected_language, model=job.model,
+            duration=job.duration, created_at=job.created_at, started_at=job.started_at,
+            finished_at=job.finished_at, chunks_total=job.chunk_total or 0,
+            chunks_done=progress.done, chunks_failed=progress.failed, chunks_running=progress.leased,
+            retries=job.retry_count, error_code=job.error_code, error_en=job.error_en,
+            error_vi=job.error_vi, eta_seconds=eta, elapsed_seconds=elapsed,
+            agents=tuple(progress.agents),
+        )
+
+
+def _silences(speech: list[tuple[float, float]], duration: float) -> list[tuple[float, float]]:
+    """The complement of the speech intervals within [0, duration]."""
+    silences = []
+    cursor = 0.0
+    for start, end in speech:
+        if start > cursor:
+            silences.append((cursor, start))
+        cursor = max(cursor, end)
+    if duration > cursor:
+        silences.append((cursor, duration))
+    return silences
