@@ -38,6 +38,30 @@ class ModelNotInstalledError(ModelError):
     message_vi = "Mô hình '{name}' chưa được cài. Cài bằng lệnh 'sttdesk models install {name}'."
 
 
+class InvalidModelNameError(ModelError):
+    """A model name that cannot name a model file (empty, path separators, odd characters)."""
+
+    code = "invalid_model_name"
+    message_en = (
+        "'{name}' is not a valid model name: use letters, digits, '.', '-' and '_' "
+        "(at most 100 characters, starting with a letter or digit)."
+    )
+    message_vi = (
+        "'{name}' không phải tên mô hình hợp lệ: chỉ dùng chữ, số, '.', '-' và '_' "
+        "(tối đa 100 ký tự, bắt đầu bằng chữ hoặc số)."
+    )
+
+
+class ModelExistsError(ModelError):
+    """A different model is already installed under the name being imported."""
+
+    code = "model_exists"
+    message_en = (
+        "A different model named '{name}' is already installed. Remove it first or choose another name."
+    )
+    message_vi = "Đã có một mô hình khác tên '{name}'. Hãy xoá nó trước hoặc chọn tên khác."
+
+
 class CorruptModelError(ModelError):
     """A model file is damaged: wrong header, truncated, or its checksum does not match."""
 
@@ -77,6 +101,14 @@ class NetworkError(DownloadError, TransientError):
     transient = True
     message_en = "Cannot reach {url}: {detail}. Check the network connection and try again."
     message_vi = "Không kết nối được tới {url}: {detail}. Kiểm tra mạng rồi thử lại."
+
+
+class DownloadCancelledError(DownloadError):
+    """The user cancelled a download; what was fetched is kept so it can resume."""
+
+    code = "download_cancelled"
+    message_en = "Download of {url} was cancelled; running it again resumes where it stopped."
+    message_vi = "Đã huỷ tải {url}; chạy lại sẽ tải tiếp từ chỗ đã dừng."
 
 
 class DiskFullError(ModelError, TransientError):
