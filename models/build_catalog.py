@@ -34,15 +34,15 @@ GIB = 1024 * MIB
 # d_model, encoder layers, decoder layers, n_vocab (multilingual), n_mels,
 # parameters (OpenAI's published counts), accuracy rank (higher is better).
 FAMILIES: dict[str, dict[str, int]] = {
-    "tiny": dict(d=384, enc=4, dec=4, vocab=51865, mels=80, params=39_000_000, rank=1),
-    "base": dict(d=512, enc=6, dec=6, vocab=51865, mels=80, params=74_000_000, rank=2),
-    "small": dict(d=768, enc=12, dec=12, vocab=51865, mels=80, params=244_000_000, rank=3),
-    "medium": dict(d=1024, enc=24, dec=24, vocab=51865, mels=80, params=769_000_000, rank=4),
-    "large-v1": dict(d=1280, enc=32, dec=32, vocab=51865, mels=80, params=1_550_000_000, rank=5),
-    "large-v2": dict(d=1280, enc=32, dec=32, vocab=51865, mels=80, params=1_550_000_000, rank=6),
+    "tiny": {"d": 384, "enc": 4, "dec": 4, "vocab": 51865, "mels": 80, "params": 39_000_000, "rank": 1},
+    "base": {"d": 512, "enc": 6, "dec": 6, "vocab": 51865, "mels": 80, "params": 74_000_000, "rank": 2},
+    "small": {"d": 768, "enc": 12, "dec": 12, "vocab": 51865, "mels": 80, "params": 244_000_000, "rank": 3},
+    "medium": {"d": 1024, "enc": 24, "dec": 24, "vocab": 51865, "mels": 80, "params": 769_000_000, "rank": 4},
+    "large-v1": {"d": 1280, "enc": 32, "dec": 32, "vocab": 51865, "mels": 80, "params": 1_550_000_000, "rank": 5},
+    "large-v2": {"d": 1280, "enc": 32, "dec": 32, "vocab": 51865, "mels": 80, "params": 1_550_000_000, "rank": 6},
     # turbo: large-v3's encoder with 4 decoder layers; about large-v2's accuracy.
-    "large-v3-turbo": dict(d=1280, enc=32, dec=4, vocab=51866, mels=128, params=809_000_000, rank=6),
-    "large-v3": dict(d=1280, enc=32, dec=32, vocab=51866, mels=128, params=1_550_000_000, rank=7),
+    "large-v3-turbo": {"d": 1280, "enc": 32, "dec": 4, "vocab": 51866, "mels": 128, "params": 809_000_000, "rank": 6},
+    "large-v3": {"d": 1280, "enc": 32, "dec": 32, "vocab": 51866, "mels": 128, "params": 1_550_000_000, "rank": 7},
 }
 
 # Memory whisper.cpp reports for the f16 model (its README, "Memory usage");

@@ -114,7 +114,7 @@ class CatalogEntry:
 
     @property
     def languages(self) -> str:
-        """"en" for English-only models, else "multilingual"."""
+        """Language coverage: "en" for English-only models, else "multilingual"."""
         return "en" if self.english_only else "multilingual"
 
     @property

@@ -256,7 +256,7 @@ class _Download:
                 headers["If-Range"] = self.validator
         request = urllib.request.Request(self.url, headers=headers)
         self.requests += 1
-        return urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310 - http(s) only, checked
+        return urllib.request.urlopen(request, timeout=self.timeout)  # http(s) only: run() checks the scheme
 
     def _start_response(self, response: http.client.HTTPResponse) -> None:
         """Reconcile the response with the bytes we have; may restart from 0."""

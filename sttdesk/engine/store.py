@@ -161,12 +161,7 @@ def model_file_name(name: str) -> str:
 
 def name_from_file(path: Path) -> str:
     """The model name a file suggests: ``ggml-base-q8_0.bin`` -> ``base-q8_0``."""
-    stem = Path(path).name
-    if stem.endswith(".bin"):
-        stem = stem[: -len(".bin")]
-    if stem.startswith("ggml-"):
-        stem = stem[len("ggml-") :]
-    return stem
+    return Path(path).name.removesuffix(".bin").removeprefix("ggml-")
 
 
 def header_summary(header: GgmlHeader) -> dict[str, Any]:

@@ -20,7 +20,13 @@ from sttdesk.engine.catalog import (
     recommend,
 )
 from sttdesk.engine.errors import ModelError, UnknownModelError
-from sttdesk.engine.ggml_format import GgmlHeader, GgmlType, expected_tensors, file_type, stored_ftype
+from sttdesk.engine.ggml_format import (
+    GgmlHeader,
+    GgmlType,
+    expected_tensors,
+    file_type,
+    stored_ftype,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 REPO_CATALOG = REPO / "models" / "catalog.json"
@@ -252,7 +258,7 @@ def test_unsupported_language_is_rejected(catalog) -> None:
 def test_defaults_read_this_machine() -> None:
     ram = cat.system_ram_bytes()
     meminfo = Path("/proc/meminfo").read_text()
-    kib = int(re.search(r"^MemTotal:\s+(\d+) kB", meminfo, re.M).group(1))
+    kib = int(re.search(r"^MemTotal:\s+(\d+) kB", meminfo, re.MULTILINE).group(1))
     assert ram == kib * 1024
     assert cat.usable_cores() >= 1
     chosen = recommend()

@@ -14,6 +14,7 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -31,7 +32,14 @@ from sttdesk.engine.errors import (
     NetworkError,
     UnknownModelError,
 )
-from sttdesk.engine.ggml_format import GgmlHeader, GgmlType, GgmlWriter, expected_tensors, file_type, stored_ftype
+from sttdesk.engine.ggml_format import (
+    GgmlHeader,
+    GgmlType,
+    GgmlWriter,
+    expected_tensors,
+    file_type,
+    stored_ftype,
+)
 from sttdesk.engine.store import (
     INCOMING_DIR,
     MANIFEST_NAME,
@@ -354,14 +362,14 @@ def test_concurrent_imports_from_two_processes_keep_every_entry(store, tmp_path:
 
 class _Files(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
-    files: dict[str, bytes] = {}
-    requests: list[str] = []
-    cut_once: set[str] = set()
+    files: ClassVar[dict[str, bytes]] = {}
+    requests: ClassVar[list[str]] = []
+    cut_once: ClassVar[set[str]] = set()
 
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         type(self).requests.append(f"{self.path} {self.headers.get('Range') or ''}".strip())
         data = self.files.get(self.path)
         if data is None:
