@@ -108,9 +108,7 @@ def upsert(
             data={"name": values["name"], "local": bool(local), "fingerprint": fingerprint},
         )
         return require(conn, agent_id)
-    key_changed = (
-        fingerprint is not None and existing.fingerprint is not None and fingerprint != existing.fingerprint
-    )
+    key_changed = fingerprint is not None and existing.fingerprint is not None and fingerprint != existing.fingerprint
     if trusted is not None:
         values["trusted"] = bool(trusted)
     elif key_changed and existing.trusted:
@@ -121,7 +119,11 @@ def upsert(
             EventKind.AGENT_KEY_CHANGED,
             at=now,
             agent_id=agent_id,
-            data={"old": existing.fingerprint, "new": fingerprint, "trusted": bool(values.get("trusted", existing.trusted))},
+            data={
+                "old": existing.fingerprint,
+                "new": fingerprint,
+                "trusted": bool(values.get("trusted", existing.trusted)),
+            },
         )
     conn.execute(
         update(agents).where(agents.c.id == agent_id).values(last_seen=func.max(agents.c.last_seen, now), **values)

@@ -159,7 +159,11 @@ def plan(
     )
     audio = sum(s.duration for s in spans)
     insert_event(
-        conn, EventKind.CHUNKS_PLANNED, at=now, job_id=job_id, data={"count": len(spans), "audio_seconds": round(audio, 3)}
+        conn,
+        EventKind.CHUNKS_PLANNED,
+        at=now,
+        job_id=job_id,
+        data={"count": len(spans), "audio_seconds": round(audio, 3)},
     )
     # A recording with no speech at all has nothing to transcribe: the job is complete.
     settle_job(conn, job_id, now=now)
@@ -269,7 +273,9 @@ def retry_failed(conn: Connection, job_id: str, *, now: float) -> int:
     for chunk_id in failed_ids:
         insert_event(conn, EventKind.CHUNK_REQUEUED, at=now, job_id=job_id, chunk_id=chunk_id)
     if job.state is JobState.FAILED:
-        set_job_state(conn, job_id, JobState.FAILED, JobState.PENDING, now=now, event_data={"requeued": len(failed_ids)})
+        set_job_state(
+            conn, job_id, JobState.FAILED, JobState.PENDING, now=now, event_data={"requeued": len(failed_ids)}
+        )
         settle_job(conn, job_id, now=now)
     return len(failed_ids)
 

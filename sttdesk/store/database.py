@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from .errors import DatabaseLockedError, DatabaseUnavailableError, translate_sqlite_error
-from .migrations import MigrationReport, migrate, run_outside_transaction
+from .migrations import MIGRATIONS, Migration, MigrationReport, migrate, run_outside_transaction
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +104,15 @@ class Database:
         finally:
             cursor.close()
 
-    def open(self) -> MigrationReport:
+    def open(self, *, migrations: tuple[Migration, ...] = MIGRATIONS) -> MigrationReport:
         """Check and upgrade the schema, then switch the file to WAL mode."""
         with self._translated(), self._engine.connect() as conn:
-            report = migrate(conn, self.path)
+            report = migrate(conn, self.path, migrations=migrations)
             mode = run_outside_transaction(conn, "PRAGMA journal_mode = WAL")
             if str(mode).lower() != "wal":
-                log.warning("Job database %s runs in %s journal mode, not WAL: concurrent use will be slower", self.path, mode)
+                log.warning(
+                    "Job database %s runs in %s journal mode, not WAL: concurrent use will be slower", self.path, mode
+                )
         return report
 
     @contextmanager
@@ -130,9 +132,7 @@ class Database:
         try:
             yield
         except DBAPIError as exc:
-            raise translate_sqlite_error(
-                exc, path=self.path, busy_timeout=self.options.busy_timeout_seconds
-            ) from exc
+            raise translate_sqlite_error(exc, path=self.path, busy_timeout=self.options.busy_timeout_seconds) from exc
         except PoolTimeoutError as exc:
             raise DatabaseLockedError(
                 "no free connection", path=str(self.path), seconds=self.options.busy_timeout_seconds
@@ -146,4 +146,3 @@ class Database:
 def _on_begin(conn: Connection) -> None:
     mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
     conn.exec_driver_sql(f"BEGIN {mode}")
-

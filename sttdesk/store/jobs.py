@@ -230,9 +230,7 @@ def set_job_state(
     elif old is JobState.FAILED:
         # Leaving FAILED (retry): the old error no longer describes the job.
         values.update(error_columns(None))
-    result = conn.execute(
-        update(jobs).where(and_(jobs.c.id == job_id, jobs.c.state == old.value)).values(**values)
-    )
+    result = conn.execute(update(jobs).where(and_(jobs.c.id == job_id, jobs.c.state == old.value)).values(**values))
     if result.rowcount != 1:
         return False
     data: dict[str, Any] = {"old": old.value, "new": new.value}

@@ -46,9 +46,7 @@ def _optional_seconds(value: float | None, field: str) -> float | None:
     return None if value is None else check_finite(value, field=field, minimum=0.0)
 
 
-def dispatchable(
-    conn: Connection, *, limit: int, now: float, exclude_ids: Collection[int] = ()
-) -> list[ChunkRecord]:
+def dispatchable(conn: Connection, *, limit: int, now: float, exclude_ids: Collection[int] = ()) -> list[ChunkRecord]:
     """Queued chunks of jobs that may run, in fair order, at most ``limit``.
 
     Fairness is round robin between jobs: a chunk's turn is the number of
@@ -225,7 +223,9 @@ def complete(
     assert updated.rowcount == 1
     conn.execute(update(jobs).where(jobs.c.id == chunk.job_id).values(chunk_done=jobs.c.chunk_done + 1, updated_at=now))
     lease_seconds = max(0.0, now - (chunk.leased_at or now))
-    busy = agent_seconds if agent_seconds is not None else engine_seconds if engine_seconds is not None else lease_seconds
+    busy = (
+        agent_seconds if agent_seconds is not None else engine_seconds if engine_seconds is not None else lease_seconds
+    )
     conn.execute(
         update(agents)
         .where(agents.c.id == agent_id)
@@ -389,7 +389,12 @@ def split(
     keeps running out of memory still reaches the retry limit.
     """
     parent = fetch_chunk(conn, chunk_id, with_result=False)
-    if parent is None or parent.state is not ChunkState.LEASED or parent.lease_id != lease_id or parent.attempt != attempt:
+    if (
+        parent is None
+        or parent.state is not ChunkState.LEASED
+        or parent.lease_id != lease_id
+        or parent.attempt != attempt
+    ):
         return None
     check_chunk_transition(ChunkState.LEASED, ChunkState.SPLIT)
     first, second = _check_halves(parent, halves)

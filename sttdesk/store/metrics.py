@@ -65,9 +65,7 @@ def compute(conn: Connection, *, now: float, window_seconds: float) -> StoreMetr
             )
         ).scalar_one()
     )
-    leased = int(
-        conn.execute(select(func.count()).where(chunks.c.state == ChunkState.LEASED.value)).scalar_one()
-    )
+    leased = int(conn.execute(select(func.count()).where(chunks.c.state == ChunkState.LEASED.value)).scalar_one())
 
     finished = conn.execute(
         select(jobs.c.state, jobs.c.retry_count, jobs.c.created_at, jobs.c.finished_at).where(

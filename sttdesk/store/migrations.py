@@ -242,6 +242,9 @@ def migrate(conn: Connection, path: Path, *, migrations: tuple[Migration, ...] =
     Raises SchemaTooNewError or NotAStoreFileError, without writing to the file,
     when the file is not one this program may use.
     """
+    if conn.connection.driver_connection.isolation_level is not None:  # type: ignore[union-attr]
+        # With the driver's own implicit transactions, DDL would commit step by step.
+        raise StoreError("schema upgrades need a connection from sttdesk.store.database")
     target = migrations[-1].version
     # A first look without any lock, so a newer or foreign file is never written to,
     # not even to take a lock on it.

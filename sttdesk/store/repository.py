@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ..domain.chunks import ChunkSpan
 from ..domain.jobs import ChunkState, JobState
@@ -78,11 +78,15 @@ class JobStore:
     def close(self) -> None:
         self._db.dispose()
 
-    def __enter__(self) -> JobStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    def now(self) -> float:
+        """The current time by the store's clock (epoch seconds)."""
+        return self._now(None)
 
     def _now(self, now: float | None) -> float:
         value = self._clock() if now is None else now
@@ -95,6 +99,19 @@ class JobStore:
         with self._db.read() as conn:
             rows = [row[0] for row in conn.exec_driver_sql("PRAGMA integrity_check").fetchall()]
         return [] if rows == ["ok"] else rows
+
+    def sqlite_settings(self) -> dict[str, Any]:
+        """How SQLite runs this file, as seen by a pooled connection (for diagnostics)."""
+        names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+        with self._db.read() as conn:
+            pragma = conn.exec_driver_sql
+            return {
+                "journal_mode": str(pragma("PRAGMA journal_mode").scalar()).lower(),
+                "synchronous": names.get(int(pragma("PRAGMA synchronous").scalar()), "?"),
+                "foreign_keys": bool(pragma("PRAGMA foreign_keys").scalar()),
+                "busy_timeout_ms": int(pragma("PRAGMA busy_timeout").scalar()),
+                "schema_version": int(pragma("PRAGMA user_version").scalar()),
+            }
 
     # --- jobs -----------------------------------------------------------------
 
@@ -349,7 +366,7 @@ class JobStore:
             return leases.wake(conn, now=at)
 
     def retry_failed(self, job_id: str, *, now: float | None = None) -> int:
-        """"Retry failed": dead letters get fresh attempts, a FAILED job is queued again; returns the count."""
+        """ "Retry failed": dead letters get fresh attempts, a FAILED job is queued again; returns the count."""
         at = self._now(now)
         with self._db.write() as conn:
             return chunk_rows.retry_failed(conn, job_id, now=at)
@@ -496,8 +513,9 @@ class JobStore:
         with self._db.write() as conn:
             return edit_rows.remove(conn, job_id, segment_index)
 
-    def metrics(self, *, now: float | None = None, window_seconds: float = metrics.DEFAULT_WINDOW_SECONDS) -> StoreMetrics:
+    def metrics(
+        self, *, now: float | None = None, window_seconds: float = metrics.DEFAULT_WINDOW_SECONDS
+    ) -> StoreMetrics:
         at = self._now(now)
         with self._db.read() as conn:
             return metrics.compute(conn, now=at, window_seconds=window_seconds)
-
