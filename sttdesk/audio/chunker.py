@@ -1,0 +1,461 @@
+"""Silence-aware chunking: where to cut a recording so that each piece fills one whisper window.
+
+Whisper pads every input to a 30 s window, so a 6 s chunk costs as much as a
+29 s one, and a 31 s chunk costs two. The chunker therefore packs speech into
+pieces of just under 30 s and cuts them in the silences between sentences, where
+no word is split and the merge needs no de-duplication (DESIGN.md §3):
+
+1. **Energy per frame** (10 ms), computed block by block over the decoded file,
+   so an hour of audio costs 1.4 MB of levels and no more RAM than one block.
+2. **Threshold**: −40 dBFS, raised to the file's noise floor (a low percentile
+   of the frame levels) plus a margin, and lowered for quiet recordings so it
+   stays well below the speech level. When speech and floor are too close
+   (constant noise, a tone, music) there is no usable contrast and the fixed
+   grid below is used instead.
+3. **Speech regions**: frames above the threshold, joined across pauses shorter
+   than the minimum silence (1 s); isolated blips (a click, a cough shorter than
+   ``min_speech_seconds``) are not speech. What lies between regions, before the
+   first and after the last is silence and is never sent to an engine.
+4. **Packing**: from a chunk's start, the cut goes into the silence that gives
+   the fullest chunk not longer than the target (29.5 s); among cuts nearly as
+   full, the longest silence wins (a paragraph break beats a breath). Only when
+   no silence fits the target does a chunk grow past it, up to the maximum
+   (45 s), to reach the next silence; with none there either, it is cut at the
+   quietest moment of its last seconds before the target (a forced cut, usually
+   a short pause between words) and the next chunk starts 3 s earlier, so the
+   words at the cut are heard twice and the merge can resolve them.
+5. **Fixed grid**: 30 s pieces overlapping by 5 s, for signals without contrast
+   or on request; pieces holding no sound are still dropped.
+
+Chunks shorter than the minimum (5 s) appear only where nothing else fits, and
+a short last chunk is merged into the one before when the two fit the maximum.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from ..domain.chunks import ChunkSpan, CutKind
+from .decode import INT16_SCALE, SAMPLE_RATE, PcmFile
+
+log = logging.getLogger(__name__)
+
+#: Frame levels are clamped here: the level of digital silence.
+DIGITAL_SILENCE_DBFS = -100.0
+#: Frames at or below this are treated as digital silence (zeros, dither) when estimating the noise floor.
+DIGITAL_SILENCE_LIMIT_DBFS = -90.0
+#: Samples converted to float at a time while computing levels (bounds the memory used).
+LEVEL_BLOCK_SECONDS = 60.0
+
+#: The time axis of a speech interval list: (start, end) pairs in seconds.
+Interval = tuple[float, float]
+AudioSource = PcmFile | np.ndarray
+
+
+class ChunkingMode(str, Enum):
+    """How cut points are chosen."""
+
+    #: Cut in silences; forced cuts with overlap where there are none; fixed grid without contrast.
+    HYBRID = "hybrid"
+    #: Always the fixed grid (fixed_chunk_seconds with fixed_overlap_seconds).
+    FIXED = "fixed"
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkerOptions:
+    """Tuning of the chunker; the defaults are the seed's values (DESIGN.md §3)."""
+
+    #: Cut strategy; see :class:`ChunkingMode`.
+    mode: ChunkingMode = ChunkingMode.HYBRID
+    #: Frames below this level are silence (before adapting to the noise floor).
+    threshold_dbfs: float = -40.0
+    #: The noise floor is this percentile of the frame levels.
+    noise_percentile: float = 10.0
+    #: The threshold is at least this far above the noise floor.
+    noise_margin_db: float = 6.0
+    #: The speech level is this percentile of the audible frame levels.
+    speech_percentile: float = 99.0
+    #: The threshold is lowered (not below floor + margin) to stay this far below the speech level.
+    speech_margin_db: float = 15.0
+    #: Speech level minus noise floor below this: no usable contrast, the fixed grid is used.
+    min_contrast_db: float = 10.0
+    #: A recording whose every frame is below this level is silence: it yields no chunks.
+    silence_floor_dbfs: float = -60.0
+    #: Pauses at least this long are silences that may be cut in and are not sent.
+    min_silence_seconds: float = 1.0
+    #: Sounds shorter than this, alone between silences, are not speech (clicks, bumps).
+    min_speech_seconds: float = 0.15
+    #: Silence kept on each side of speech at a cut (at most half the silence).
+    padding_seconds: float = 0.25
+    #: Chunks shorter than this are made only where no other cut fits.
+    min_chunk_seconds: float = 5.0
+    #: Chunks aim to be at most this long: just under one 30 s whisper window.
+    target_chunk_seconds: float = 29.5
+    #: No chunk is longer than this (silence cuts past the target, a merged short tail).
+    max_chunk_seconds: float = 45.0
+    #: A longer silence wins over the fullest cut if its chunk is at most this much shorter.
+    silence_slack_seconds: float = 2.0
+    #: After a forced cut the next chunk starts this much earlier.
+    forced_overlap_seconds: float = 3.0
+    #: A forced cut goes to the quietest moment in this many seconds before the target.
+    forced_search_seconds: float = 5.0
+    #: Length of the moving window that finds that quietest moment.
+    quiet_window_seconds: float = 0.2
+    #: Length of the pieces of the fixed grid.
+    fixed_chunk_seconds: float = 30.0
+    #: Overlap between consecutive pieces of the fixed grid.
+    fixed_overlap_seconds: float = 5.0
+    #: Length of one energy frame.
+    frame_seconds: float = 0.01
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", ChunkingMode(self.mode))
+        checks = [
+            (0 < self.frame_seconds <= 0.1, "frame_seconds must be in (0, 0.1]"),
+            (0 < self.min_chunk_seconds <= self.target_chunk_seconds <= self.max_chunk_seconds,
+             "need 0 < min_chunk_seconds <= target_chunk_seconds <= max_chunk_seconds"),
+            (self.min_silence_seconds > 0, "min_silence_seconds must be positive"),
+            (self.min_speech_seconds >= 0, "min_speech_seconds must not be negative"),
+            (0 <= self.padding_seconds, "padding_seconds must not be negative"),
+            (0 <= self.forced_overlap_seconds < self.target_chunk_seconds - self.forced_search_seconds,
+             "forced_overlap_seconds must be shorter than target minus forced_search_seconds"),
+            (0 < self.forced_search_seconds < self.target_chunk_seconds,
+             "forced_search_seconds must be in (0, target_chunk_seconds)"),
+            (self.quiet_window_seconds > 0, "quiet_window_seconds must be positive"),
+            (0 <= self.fixed_overlap_seconds < self.fixed_chunk_seconds,
+             "need 0 <= fixed_overlap_seconds < fixed_chunk_seconds"),
+            (self.fixed_chunk_seconds <= self.max_chunk_seconds, "fixed_chunk_seconds must not exceed the maximum"),
+            (0 <= self.noise_percentile < self.speech_percentile <= 100,
+             "need 0 <= noise_percentile < speech_percentile <= 100"),
+            (self.noise_margin_db >= 0 and self.speech_margin_db >= 0 and self.min_contrast_db >= 0,
+             "margins must not be negative"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceAnalysis:
+    """What the chunker found in a recording: levels, threshold and where speech is."""
+
+    #: Length of the recording in seconds.
+    duration: float
+    #: Whether speech and silence could be told apart (False: fixed grid).
+    has_contrast: bool
+    #: The noise floor estimate (dBFS).
+    noise_floor_dbfs: float
+    #: The speech level estimate (dBFS); equal to the floor for a silent recording.
+    speech_level_dbfs: float
+    #: The threshold used (dBFS), or None when there was no contrast.
+    threshold_dbfs: float | None
+    #: Speech intervals (seconds), sorted, disjoint; empty for a silent recording.
+    speech: tuple[Interval, ...]
+    #: Level of every frame (dBFS, float32), for the forced-cut search and plots.
+    levels: np.ndarray = field(repr=False, compare=False)
+    #: Length of one frame of ``levels`` in seconds.
+    frame_seconds: float = 0.01
+
+    @property
+    def speech_seconds(self) -> float:
+        """Total length of the speech intervals."""
+        return sum(end - start for start, end in self.speech)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkPlan:
+    """The chunks of a recording and the analysis they were cut from."""
+
+    chunks: tuple[ChunkSpan, ...]
+    analysis: SilenceAnalysis
+    #: The strategy actually used: FIXED when asked or when there was no contrast.
+    mode: ChunkingMode
+
+
+# --- levels -------------------------------------------------------------------
+
+
+def _float_blocks(source: AudioSource, block_samples: int) -> Iterator[np.ndarray]:
+    """The source as consecutive float32 blocks in [-1, 1]."""
+    if isinstance(source, PcmFile):
+        blocks: Iterator[np.ndarray] = source.blocks(block_samples)
+    else:
+        data = np.asarray(source)
+        if data.ndim != 1:
+            raise ValueError("samples must be a 1-D mono array")
+        blocks = (data[i:i + block_samples] for i in range(0, data.shape[0], block_samples))
+    for block in blocks:
+        if block.dtype.kind == "f":
+            yield block.astype(np.float32, copy=False)
+        elif block.dtype.kind == "i" and block.dtype.itemsize == 2:
+            out = block.astype(np.float32)
+            out *= INT16_SCALE
+            yield out
+        else:
+            raise ValueError(f"samples must be int16 or float, not {block.dtype}")
+
+
+def frame_levels(
+    source: AudioSource, *, frame_seconds: float = 0.01, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
+    """The RMS level of each frame in dBFS (float32, clamped at −100), in bounded memory.
+
+    A full-scale square wave is 0 dBFS, a full-scale sine −3 dBFS. The last
+    frame may be partial; its level is over the samples it has.
+    """
+    if isinstance(source, PcmFile):
+        sample_rate = source.sample_rate
+    frame = max(1, round(frame_seconds * sample_rate))
+    frames_per_block = max(1, int(LEVEL_BLOCK_SECONDS * sample_rate) // frame)
+    powers: list[np.ndarray] = []
+    for block in _float_blocks(source, frame * frames_per_block):
+        whole = block.shape[0] // frame
+        if whole:
+            shaped = block[: whole * frame].reshape(whole, frame)
+            powers.append(np.einsum("ij,ij->i", shaped, shaped) / frame)
+        rest = block[whole * frame:]
+        if rest.size:  # only the very last block can have a partial frame
+            powers.append(np.array([np.dot(rest, rest) / rest.size], dtype=np.float32))
+    if not powers:
+        return np.zeros(0, dtype=np.float32)
+    power = np.concatenate(powers).astype(np.float32)
+    floor = np.float32(10 ** (DIGITAL_SILENCE_DBFS / 10))
+    return (10.0 * np.log10(np.maximum(power, floor))).astype(np.float32)
+
+
+# --- speech / silence -----------------------------------------------------------
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) indices of the runs of True in ``mask``."""
+    padded = np.concatenate(([False], mask, [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return edges[0::2], edges[1::2]
+
+
+def _speech_frames(levels: np.ndarray, threshold: float, options: ChunkerOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Speech regions as frame index ranges: loud frames joined across short pauses, blips dropped."""
+    starts, ends = _runs(levels > threshold)
+    if starts.size == 0:
+        return starts, ends
+    min_silence = round(options.min_silence_seconds / options.frame_seconds)
+    pauses = starts[1:] - ends[:-1]
+    breaks = np.flatnonzero(pauses >= min_silence)
+    region_starts = np.concatenate((starts[:1], starts[breaks + 1]))
+    region_ends = np.concatenate((ends[breaks], ends[-1:]))
+    min_speech = round(options.min_speech_seconds / options.frame_seconds)
+    keep = (region_ends - region_starts) >= max(1, min_speech)
+    return region_starts[keep], region_ends[keep]
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    return float(np.percentile(values, q)) if values.size else DIGITAL_SILENCE_DBFS
+
+
+def analyse_levels(levels: np.ndarray, duration: float, options: ChunkerOptions = ChunkerOptions()) -> SilenceAnalysis:
+    """Estimate floor, speech level and threshold from frame levels, and find the speech."""
+    fs = options.frame_seconds
+    audible = levels[levels > options.silence_floor_dbfs]
+    if audible.size == 0:
+        floor = _percentile(levels, options.noise_percentile)
+        return SilenceAnalysis(duration, True, floor, floor, None, (), levels, fs)
+    speech_level = _percentile(audible, options.speech_percentile)
+    # The floor is estimated without digital silence (zero padding, edited-out gaps),
+    # which would otherwise hide a noisy room; unless only the zeros give any contrast.
+    not_digital = levels[levels > DIGITAL_SILENCE_LIMIT_DBFS]
+    floor = _percentile(not_digital, options.noise_percentile)
+    if speech_level - floor < options.min_contrast_db:
+        floor = _percentile(levels, options.noise_percentile)
+    if speech_level - floor < options.min_contrast_db:
+        loud = np.flatnonzero(levels > options.silence_floor_dbfs)
+        span = (float(loud[0] * fs), min(duration, float((loud[-1] + 1) * fs)))
+        return SilenceAnalysis(duration, False, floor, speech_level, None, (span,), levels, fs)
+    threshold = max(options.threshold_dbfs, floor + options.noise_margin_db)
+    if threshold > speech_level - options.speech_margin_db:  # a quiet recording
+        threshold = max(floor + options.noise_margin_db, speech_level - options.speech_margin_db)
+    starts, ends = _speech_frames(levels, threshold, options)
+    speech = tuple((float(s * fs), min(duration, float(e * fs))) for s, e in zip(starts, ends))
+    return SilenceAnalysis(duration, True, floor, speech_level, threshold, speech, levels, fs)
+
+
+def _duration(source: AudioSource, sample_rate: int) -> float:
+    if isinstance(source, PcmFile):
+        return source.duration
+    return np.asarray(source).shape[0] / sample_rate
+
+
+def analyse(
+    source: AudioSource, *, options: ChunkerOptions = ChunkerOptions(), sample_rate: int = SAMPLE_RATE
+) -> SilenceAnalysis:
+    """Frame levels, threshold and speech intervals of a recording (PcmFile or samples)."""
+    levels = frame_levels(source, frame_seconds=options.frame_seconds, sample_rate=sample_rate)
+    return analyse_levels(levels, _duration(source, sample_rate), options)
+
+
+def speech_intervals(
+    source: AudioSource, *, options: ChunkerOptions = ChunkerOptions(), sample_rate: int = SAMPLE_RATE
+) -> list[Interval]:
+    """Where the recording holds speech, as sorted (start, end) seconds; [] for pure silence.
+
+    Pauses shorter than ``min_silence_seconds`` count as speech. Without
+    contrast (noise, music) the whole audible span is returned, so that text
+    there is not taken for a hallucination over silence.
+    """
+    return list(analyse(source, options=options, sample_rate=sample_rate).speech)
+
+
+def speech_seconds(speech: Sequence[Interval], start: float, end: float) -> float:
+    """How many seconds of ``[start, end]`` the sorted, disjoint ``speech`` intervals cover."""
+    if end <= start or not speech:
+        return 0.0
+    first = max(0, bisect.bisect_right([s for s, _ in speech], start) - 1)
+    covered = 0.0
+    for s, e in speech[first:]:
+        if s >= end:
+            break
+        covered += max(0.0, min(e, end) - max(s, start))
+    return covered
+
+
+# --- packing --------------------------------------------------------------------
+
+
+def _quietest_point(analysis: SilenceAnalysis, lo: float, hi: float, window_seconds: float) -> float:
+    """The centre of the quietest ``window_seconds`` between ``lo`` and ``hi`` (the latest on ties)."""
+    fs = analysis.frame_seconds
+    a, b = int(lo / fs), int(hi / fs)
+    window = max(1, round(window_seconds / fs))
+    levels = analysis.levels[a:b]
+    if levels.size <= window:
+        return hi
+    power = np.power(10.0, levels.astype(np.float64) / 10.0)
+    sums = np.cumsum(np.concatenate(([0.0], power)))
+    mean = (sums[window:] - sums[:-window]) / window
+    best = mean.size - 1 - int(np.argmin(mean[::-1]))
+    return (a + best + window / 2) * fs
+
+
+def _pack_speech(analysis: SilenceAnalysis, options: ChunkerOptions) -> list[tuple[float, float, CutKind, float]]:
+    """Cut the speech regions into (start, end, cut, overlap_before) chunks."""
+    if not analysis.speech:
+        return []
+    starts = np.array([s for s, _ in analysis.speech])
+    ends = np.array([e for _, e in analysis.speech])
+    target, longest, shortest = options.target_chunk_seconds, options.max_chunk_seconds, options.min_chunk_seconds
+    # Gap j lies between region j and j + 1; a cut there ends one chunk and starts the next.
+    gap_lengths = starts[1:] - ends[:-1]
+    pads = np.minimum(options.padding_seconds, gap_lengths / 2)
+    cut_ends = ends[:-1] + pads
+    next_starts = starts[1:] - pads
+    final_end = min(analysis.duration, float(ends[-1]) + options.padding_seconds)
+
+    chunks: list[tuple[float, float, CutKind, float]] = []
+    start = max(0.0, float(starts[0]) - options.padding_seconds)
+    overlap = 0.0
+    while True:
+        if final_end - start <= target:
+            chunks.append((start, final_end, CutKind.END, overlap))
+            break
+        first_gap = int(np.searchsorted(ends[:-1], start, side="right"))
+        lengths = cut_ends[first_gap:] - start
+        lo = int(np.searchsorted(lengths, shortest, side="left"))
+        hi = int(np.searchsorted(lengths, target, side="right"))
+        gap: int | None = None
+        if hi > lo:  # silences giving a chunk of min..target: the fullest, or a longer silence nearly as full
+            full = lengths[hi - 1]
+            near = np.arange(lo, hi)[lengths[lo:hi] >= full - options.silence_slack_seconds]
+            gap = int(near[len(near) - 1 - int(np.argmax(gap_lengths[first_gap + near][::-1]))])
+        elif hi < lengths.size and lengths[hi] <= longest:  # none fits: the first silence within the maximum
+            gap = hi
+        elif final_end - start <= longest:  # the speech ends within the maximum
+            chunks.append((start, final_end, CutKind.END, overlap))
+            break
+        elif lo > 0:  # only silences giving a short chunk: better a short chunk than a forced cut
+            gap = lo - 1
+        if gap is not None:
+            j = first_gap + gap
+            chunks.append((start, float(cut_ends[j]), CutKind.SILENCE, overlap))
+            start, overlap = float(next_starts[j]), 0.0
+            continue
+        cut = _quietest_point(
+            analysis, start + target - options.forced_search_seconds, start + target, options.quiet_window_seconds
+        )
+        chunks.append((start, cut, CutKind.FORCED, overlap))
+        start, overlap = cut - options.forced_overlap_seconds, options.forced_overlap_seconds
+    return chunks
+
+
+def _fixed_grid(analysis: SilenceAnalysis, options: ChunkerOptions) -> list[tuple[float, float, CutKind, float]]:
+    """Fixed-size overlapping pieces over the audible span; pieces without speech are dropped."""
+    if not analysis.speech:
+        return []
+    pad = options.padding_seconds
+    begin = max(0.0, analysis.speech[0][0] - pad)
+    finish = min(analysis.duration, analysis.speech[-1][1] + pad)
+    size, overlap = options.fixed_chunk_seconds, options.fixed_overlap_seconds
+    grid: list[tuple[float, float, CutKind, float]] = []
+    start = begin
+    while True:
+        if start + size >= finish:
+            grid.append((start, finish, CutKind.END, overlap if grid else 0.0))
+            break
+        grid.append((start, start + size, CutKind.FIXED, overlap if grid else 0.0))
+        start += size - overlap
+    kept: list[tuple[float, float, CutKind, float]] = []
+    for start, end, cut, over in grid:
+        if speech_seconds(analysis.speech, start, end) <= 0:
+            continue
+        follows = bool(kept) and kept[-1][1] > start  # the kept piece before really overlaps this one
+        kept.append((start, end, cut, over if follows else 0.0))
+    return kept
+
+
+def _merge_short_tail(
+    chunks: list[tuple[float, float, CutKind, float]], options: ChunkerOptions
+) -> list[tuple[float, float, CutKind, float]]:
+    """Fold a last chunk shorter than the minimum into the previous one when both fit the maximum."""
+    if len(chunks) >= 2:
+        (p_start, _, _, p_over), (t_start, t_end, t_cut, _) = chunks[-2], chunks[-1]
+        if t_end - t_start < options.min_chunk_seconds and t_end - p_start <= options.max_chunk_seconds:
+            return chunks[:-2] + [(p_start, t_end, t_cut, p_over)]
+    return chunks
+
+
+def plan_from_analysis(analysis: SilenceAnalysis, options: ChunkerOptions = ChunkerOptions()) -> ChunkPlan:
+    """Chunks for an already analysed recording."""
+    fixed = options.mode is ChunkingMode.FIXED or not analysis.has_contrast
+    raw = _fixed_grid(analysis, options) if fixed else _pack_speech(analysis, options)
+    raw = _merge_short_tail(raw, options)
+    chunks = tuple(
+        ChunkSpan(index=i, start=round(start, 3), end=round(end, 3), cut=cut, overlap_before=round(over, 3))
+        for i, (start, end, cut, over) in enumerate(raw)
+    )
+    mode = ChunkingMode.FIXED if fixed else ChunkingMode.HYBRID
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "%.1f s, floor %.1f dBFS, speech %.1f dBFS, threshold %s, %.1f s of speech -> %d %s chunk(s)",
+            analysis.duration, analysis.noise_floor_dbfs, analysis.speech_level_dbfs,
+            "none" if analysis.threshold_dbfs is None else f"{analysis.threshold_dbfs:.1f} dBFS",
+            analysis.speech_seconds, len(chunks), mode.value,
+        )
+    return ChunkPlan(chunks=chunks, analysis=analysis, mode=mode)
+
+
+def plan(
+    source: AudioSource, *, options: ChunkerOptions = ChunkerOptions(), sample_rate: int = SAMPLE_RATE
+) -> ChunkPlan:
+    """Analyse a recording (PcmFile or mono samples) and cut it into chunks."""
+    return plan_from_analysis(analyse(source, options=options, sample_rate=sample_rate), options)
+
+
+def plan_chunks(
+    source: AudioSource, *, options: ChunkerOptions = ChunkerOptions(), sample_rate: int = SAMPLE_RATE
+) -> list[ChunkSpan]:
+    """The chunks to transcribe a recording (PcmFile or mono samples) in; [] for pure silence."""
+    return list(plan(source, options=options, sample_rate=sample_rate).chunks)
