@@ -1,0 +1,491 @@
+"""The agent's socket loop: one thread owns the ROUTER socket and everything it hears.
+
+Coordinators connect to the agent's ROUTER; the loop answers HELLO with READY,
+queues WORK per coordinator, hands chunks to idle slots fairly between
+coordinators, routes each slot's finished RESULT or FAILURE back to the
+coordinator that sent the WORK, heartbeats every coordinator, and forgets the
+ones that fall silent. Slots report through an inproc PULL socket that only
+this thread reads; a stop request (a signal) arrives through a self-pipe, so
+nothing but this thread ever touches the ROUTER.
+
+Shutdown (:meth:`AgentRuntime.request_stop`): queued work is handed back at
+once with RELEASED, new WORK is released as it comes, running chunks get a grace
+period to finish (their results are sent as usual), whatever still runs after
+it is released too, and every coordinator gets a BYE. A second stop request
+skips the rest of the grace period.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+from ..domain.errors import SttdeskError
+from ..protocol import (
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_LIVENESS,
+    PROTOCOL_VERSION,
+    Bye,
+    Cancel,
+    Error,
+    ErrorInfo,
+    Failure,
+    Heartbeat,
+    Hello,
+    Message,
+    ProtocolError,
+    Ready,
+    Released,
+    Work,
+    decode,
+    encode,
+)
+from .engines import EngineFactory
+from .errors import AgentBusyError
+from .identity import AgentIdentity
+from .models import ModelCatalog
+from .peers import Peer, PeerTable, Task
+from .slots import Slot
+
+log = logging.getLogger(__name__)
+
+#: Seconds running chunks get to finish after a stop request.
+DEFAULT_GRACE_SECONDS = 30.0
+#: Messages read from the network per loop turn, so slots' results are never starved.
+READ_BATCH = 100
+#: How long the final RELEASED and BYE messages may take to leave on exit (ms).
+FINAL_LINGER_MS = 1000
+#: How long shutdown waits for each slot thread (and its engine) to end.
+SLOT_JOIN_SECONDS = 5.0
+#: Queued chunks and queued audio bytes accepted per coordinator. A coordinator with
+#: credit-based flow control keeps far fewer here (about its share of the slots); the caps
+#: only keep a runaway or hostile peer from filling the agent's memory.
+MAX_QUEUED_PER_PEER = 64
+MAX_QUEUED_BYTES_PER_PEER = 256 * 1024 * 1024
+#: Rejected messages logged per window; a flood of garbage is summarised, not logged line by line.
+REJECT_LOG_LIMIT = 20
+REJECT_LOG_WINDOW_SECONDS = 60.0
+
+
+class _RejectLog:
+    """Warnings about rejected messages, at most ``limit`` per ``window`` seconds."""
+
+    def __init__(self, clock: Callable[[], float], *, limit: int = REJECT_LOG_LIMIT,
+                 window: float = REJECT_LOG_WINDOW_SECONDS) -> None:
+        self._clock = clock
+        self._limit = limit
+        self._window = window
+        self._started = clock()
+        self._count = 0
+        self._suppressed = 0
+
+    def warn(self, text: str, *args: Any) -> None:
+        self.flush()
+        if self._count < self._limit:
+            self._count += 1
+            log.warning(text, *args)
+        else:
+            self._suppressed += 1
+
+    def flush(self) -> None:
+        now = self._clock()
+        if now - self._started < self._window:
+            return
+        if self._suppressed:
+            log.warning("%d more rejected message(s) in the last %.0f s were not logged",
+                        self._suppressed, self._window)
+        self._started, self._count, self._suppressed = now, 0, 0
+
+
+class AgentRuntime:
+    """Serves coordinators on one bound ROUTER socket until stopped; see the module docstring."""
+
+    def __init__(
+        self,
+        sock: zmq.Socket,
+        identity: AgentIdentity,
+        catalog: ModelCatalog,
+        engine_factory: EngineFactory,
+        *,
+        slots: int = 1,
+        threads: int = 1,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        liveness: int = HEARTBEAT_LIVENESS,
+        max_queued_per_peer: int = MAX_QUEUED_PER_PEER,
+        max_queued_bytes_per_peer: int = MAX_QUEUED_BYTES_PER_PEER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if slots < 1 or threads < 1:
+            raise ValueError("an agent needs at least one slot and one thread")
+        self._router = sock
+        self._identity = identity
+        self._catalog = catalog
+        self._engine_factory = engine_factory
+        self._slot_count = slots
+        self._threads = threads
+        self._grace = grace_seconds
+        self._interval = heartbeat_interval
+        self._expiry = heartbeat_interval * liveness
+        self._max_queued = max_queued_per_peer
+        self._max_queued_bytes = max_queued_bytes_per_peer
+        self._clock = clock
+        self._peers = PeerTable()
+        self._slots: list[Slot] = []
+        self._rejects = _RejectLog(clock)
+        self._outbox_address = f"inproc://sttdesk-agent-slots-{id(self):x}"
+        self._stop_read, self._stop_write = os.pipe()
+        os.set_blocking(self._stop_read, False)
+        os.set_blocking(self._stop_write, False)
+        self._stop_requests = 0
+        self._draining = False
+        self._drain_deadline = 0.0
+        self._finished = False
+        #: Running leases already handed back at the end of the grace period.
+        self._released: set[str] = set()
+        self._handlers: dict[type, Callable[[bytes, Peer | None, Any, float], None]] = {
+            Hello: self._on_hello,
+            Heartbeat: self._on_heartbeat,
+            Work: self._on_work,
+            Cancel: self._on_cancel,
+            Bye: self._on_bye,
+            Error: self._on_error,
+        }
+
+    # --- public ---------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Begin a clean shutdown (a second call cuts the grace period short).
+
+        Safe from a signal handler and from any thread: it only writes to a pipe.
+        """
+        try:
+            os.write(self._stop_write, b"s")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full or closed: a stop is already pending or done
+
+    def run(self) -> bool:
+        """Serve until a stop request has been carried out.
+
+        Returns True when every slot thread ended (so the ZeroMQ context can be terminated).
+        """
+        context = self._router.context
+        outbox = context.socket(zmq.PULL)
+        outbox.setsockopt(zmq.LINGER, 0)
+        outbox.bind(self._outbox_address)
+        self._slots = [
+            Slot(
+                i,
+                context=context,
+                outbox=self._outbox_address,
+                catalog=self._catalog,
+                engine_factory=self._engine_factory,
+                threads=self._threads,
+                agent_label=f"{self._identity.name} ({self._identity.agent_id})",
+                clock=self._clock,
+            )
+            for i in range(self._slot_count)
+        ]
+        for slot in self._slots:
+            slot.start()
+        poller = zmq.Poller()
+        poller.register(self._router, zmq.POLLIN)
+        poller.register(outbox, zmq.POLLIN)
+        poller.register(self._stop_read, zmq.POLLIN)
+        log.info(
+            "agent %s (%s) serving: %d slot(s) x %d thread(s), models: %s",
+            self._identity.name, self._identity.agent_id, self._slot_count, self._threads,
+            ", ".join(m.name for m in self._catalog.models()) or "none",
+        )
+        next_beat = self._clock()
+        try:
+            while not self._finished:
+                now = self._clock()
+                wait = min(self._interval, max(0.0, next_beat - now))
+                if self._draining:
+                    wait = min(wait, max(0.0, self._drain_deadline - now))
+                events = dict(poller.poll(wait * 1000))
+                if self._stop_read in events:
+                    self._take_stop_requests()
+                if outbox in events:
+                    self._collect(outbox)
+                if self._router in events:
+                    self._read()
+                now = self._clock()
+                self._drop_silent(now)
+                if now >= next_beat:
+                    self._beat()
+                    next_beat = now + self._interval
+                if not self._draining:
+                    self._dispatch()
+                else:
+                    self._finish_if_drained(now)
+                self._rejects.flush()
+        finally:
+            clean = self._close(outbox)
+        return clean
+
+    # --- stop requests and shutdown -----------------------------------------------
+
+    def _take_stop_requests(self) -> None:
+        try:
+            count = len(os.read(self._stop_read, 64))
+        except BlockingIOError:
+            return
+        for _ in range(count):
+            self._stop_requests += 1
+            if self._stop_requests == 1:
+                self._begin_drain()
+            elif self._stop_requests == 2:
+                log.warning("second stop request: not waiting for running chunks")
+                self._drain_deadline = self._clock()
+
+    def _begin_drain(self) -> None:
+        self._draining = True
+        self._drain_deadline = self._clock() + self._grace
+        handed_back = 0
+        for peer in self._peers:
+            if peer.queued:
+                lease_ids = tuple(t.work.lease_id for t in peer.queued)
+                peer.queued.clear()
+                handed_back += len(lease_ids)
+                self._send(peer.routing_id, Released(lease_ids=lease_ids))
+        running = sum(1 for s in self._slots if s.task is not None)
+        log.info(
+            "stopping: %d running chunk(s) get up to %.0f s to finish; %d queued chunk(s) handed back",
+            running, self._grace, handed_back,
+        )
+
+    def _finish_if_drained(self, now: float) -> None:
+        running = [s for s in self._slots if s.task is not None]
+        if running and now < self._drain_deadline:
+            return
+        if running:
+            by_peer: dict[bytes, list[str]] = {}
+            for slot in running:
+                task = slot.task
+                assert task is not None
+                peer, lease_id = task.peer, task.work.lease_id
+                if not peer.gone and lease_id not in peer.cancelled:
+                    by_peer.setdefault(peer.routing_id, []).append(lease_id)
+                    self._released.add(lease_id)
+                slot.abandon()
+            for routing_id, lease_ids in by_peer.items():
+                self._send(routing_id, Released(lease_ids=tuple(lease_ids)))
+            log.warning("grace period over: %d running chunk(s) handed back unfinished", len(running))
+        for peer in self._peers:
+            self._send(peer.routing_id, Bye(reason="agent shutting down"))
+        self._finished = True
+
+    def _close(self, outbox: zmq.Socket) -> bool:
+        for slot in self._slots:
+            slot.stop()
+        deadline = time.monotonic() + SLOT_JOIN_SECONDS
+        clean = True
+        for slot in self._slots:
+            if not slot.join(max(0.0, deadline - time.monotonic())):
+                log.warning("slot %d did not stop in time", slot.index)
+                slot.abandon()
+                clean = slot.join(1.0) and clean
+        outbox.close(0)
+        # The last RELEASED and BYE messages may still be queued: give them a moment to leave.
+        self._router.close(linger=FINAL_LINGER_MS)
+        os.close(self._stop_read)
+        os.close(self._stop_write)
+        log.info("agent %s stopped", self._identity.agent_id)
+        return clean
+
+    # --- slots ----------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        for slot in self._slots:
+            if slot.task is not None:
+                continue
+            task = self._peers.next_task()
+            if task is None:
+                return
+            task.peer.running[task.work.lease_id] = task
+            slot.submit(task)
+
+    def _collect(self, outbox: zmq.Socket) -> None:
+        while True:
+            try:
+                frames = outbox.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            slot = self._slots[int(frames[0])]
+            task, slot.task = slot.task, None
+            if task is None:
+                log.error("slot %d reported work it was never given", slot.index)
+                continue
+            peer, lease_id = task.peer, task.work.lease_id
+            peer.running.pop(lease_id, None)
+            if lease_id in self._released:
+                continue
+            if peer.gone:
+                log.info("result of lease %s dropped: %s is gone", lease_id, peer.label)
+            elif lease_id in peer.cancelled:
+                peer.cancelled.discard(lease_id)
+                log.info("result of lease %s dropped: it was cancelled", lease_id)
+            else:
+                self._send_frames(peer.routing_id, frames[1:])
+
+    # --- the network ----------------------------------------------------------------
+
+    def _read(self) -> None:
+        for _ in range(READ_BATCH):
+            try:
+                frames = self._router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                self._on_frames(frames)
+            except Exception:
+                # One bad message must never take the agent down.
+                log.exception("error while handling a message")
+
+    def _on_frames(self, frames: list[bytes]) -> None:
+        routing_id, body = frames[0], frames[1:]
+        now = self._clock()
+        peer = self._peers.get(routing_id)
+        if peer is not None:
+            peer.last_seen = now  # any message, even a bad one, is a sign of life
+        try:
+            message = decode(body)
+        except ProtocolError as exc:
+            who = peer.label if peer else f"unknown peer {routing_id.hex()[:8]}"
+            self._rejects.warn("rejected a message from %s: %s [%s]", who, exc.detail, exc.code)
+            self._send(routing_id, Error.from_error(exc))
+            return
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            kind = type(message).KIND.value
+            self._rejects.warn("rejected %s from %s: agents do not accept it", kind,
+                               peer.label if peer else routing_id.hex()[:8])
+            self._send(routing_id, Error(code="unexpected_message", detail=f"an agent does not accept {kind}"))
+            return
+        handler(routing_id, peer, message, now)
+
+    def _send(self, routing_id: bytes, message: Message) -> bool:
+        return self._send_frames(routing_id, encode(message))
+
+    def _send_frames(self, routing_id: bytes, frames: list[bytes]) -> bool:
+        try:
+            self._router.send_multipart([routing_id, *frames], zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            log.warning("coordinator %s is not reading: a message to it was dropped", routing_id.hex()[:8])
+        except zmq.ZMQError as exc:
+            if exc.errno != errno.EHOSTUNREACH:
+                raise
+            # Disconnected; it reconnects by itself, and its leases expire if the reply mattered.
+            log.info("coordinator %s is not connected: a message to it was dropped", routing_id.hex()[:8])
+        return False
+
+    def _ready(self) -> Ready:
+        identity = self._identity
+        return Ready(
+            agent_id=identity.agent_id,
+            agent_name=identity.name,
+            protocol=PROTOCOL_VERSION,
+            version=identity.version,
+            slots=self._slot_count,
+            threads=self._threads,
+            models=tuple(m.info() for m in self._catalog.models()),
+            cpu=identity.cpu,
+            host=identity.host,
+            session=identity.session,
+        )
+
+    def _beat(self) -> None:
+        busy = sum(1 for s in self._slots if s.task is not None)
+        for peer in self._peers:
+            self._send(peer.routing_id, Heartbeat(busy=busy, slots=self._slot_count))
+
+    def _drop_silent(self, now: float) -> None:
+        for peer in self._peers.silent(now, self._expiry):
+            self._drop(peer, f"silent for {now - peer.last_seen:.1f} s")
+
+    def _drop(self, peer: Peer, why: str) -> None:
+        self._peers.remove(peer)
+        peer.gone = True
+        discarded = len(peer.queued)
+        peer.queued.clear()
+        log.warning(
+            "%s dropped (%s): %d queued chunk(s) discarded, %d running chunk(s) will be discarded",
+            peer.label, why, discarded, len(peer.running),
+        )
+
+    def _known(self, routing_id: bytes, peer: Peer | None, now: float) -> Peer:
+        """The peer for ``routing_id``; a newcomer is recorded and told who this agent is."""
+        if peer is not None:
+            return peer
+        peer = self._peers.add(routing_id, now)
+        log.info("new coordinator %s: announcing this agent", peer.label)
+        self._send(routing_id, self._ready())
+        return peer
+
+    # --- message handlers -----------------------------------------------------------
+
+    def _on_hello(self, routing_id: bytes, peer: Peer | None, message: Hello, now: float) -> None:
+        if peer is None:
+            peer = self._peers.add(routing_id, now)
+        absorbed = self._peers.introduce(peer, message.coordinator_id, message.coordinator_name)
+        if absorbed is not None:
+            log.info("%s reconnected: %d queued and %d running chunk(s) follow it",
+                     peer.label, len(peer.queued), len(peer.running))
+        else:
+            log.info("%s connected", peer.label)
+        self._send(routing_id, self._ready())
+
+    def _on_heartbeat(self, routing_id: bytes, peer: Peer | None, message: Heartbeat, now: float) -> None:
+        self._known(routing_id, peer, now)
+
+    def _on_work(self, routing_id: bytes, peer: Peer | None, message: Work, now: float) -> None:
+        peer = self._known(routing_id, peer, now)
+        if self._draining:
+            self._send(routing_id, Released(lease_ids=(message.lease_id,)))
+            return
+        if peer.holds(message.lease_id):
+            log.warning("duplicate WORK for lease %s from %s ignored", message.lease_id, peer.label)
+            return
+        queued_bytes = sum(len(t.work.payload) for t in peer.queued) + len(message.payload)
+        if len(peer.queued) >= self._max_queued or queued_bytes > self._max_queued_bytes:
+            log.warning("lease %s from %s refused: %d chunk(s) already queued", message.lease_id,
+                        peer.label, len(peer.queued))
+            self._fail(routing_id, message, AgentBusyError(agent=self._identity.name))
+            return
+        peer.queued.append(Task(work=message, peer=peer, received=now))
+        log.debug("lease %s (job %s chunk %s attempt %d) queued from %s", message.lease_id,
+                  message.job_id, message.chunk_id, message.attempt, peer.label)
+
+    def _on_cancel(self, routing_id: bytes, peer: Peer | None, message: Cancel, now: float) -> None:
+        if peer is None:
+            return
+        for task in peer.queued:
+            if task.work.lease_id == message.lease_id:
+                peer.queued.remove(task)
+                log.info("lease %s cancelled by %s before it started", message.lease_id, peer.label)
+                return
+        if message.lease_id in peer.running:
+            peer.cancelled.add(message.lease_id)
+            log.info("lease %s cancelled by %s while running: its result will be dropped",
+                     message.lease_id, peer.label)
+
+    def _on_bye(self, routing_id: bytes, peer: Peer | None, message: Bye, now: float) -> None:
+        if peer is not None:
+            self._drop(peer, f"said goodbye: {message.reason or 'no reason given'}")
+
+    def _on_error(self, routing_id: bytes, peer: Peer | None, message: Error, now: float) -> None:
+        self._rejects.warn("%s rejected a message from this agent: %s [%s]",
+                           peer.label if peer else routing_id.hex()[:8], message.detail, message.code)
+
+    def _fail(self, routing_id: bytes, work: Work, error: SttdeskError) -> None:
+        self._send(routing_id, Failure(lease_id=work.lease_id, job_id=work.job_id, chunk_id=work.chunk_id,
+                                       attempt=work.attempt, error=ErrorInfo.from_error(error)))
