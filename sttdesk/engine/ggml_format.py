@@ -21,6 +21,7 @@ file is reported here instead of crashing or silently misbehaving inside whisper
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -633,6 +634,8 @@ class GgmlWriter:
             raise ConversionError(f"mel filter bank is {filters.shape}, expected ({header.n_mels}, {N_FFT_BINS})")
         if len(tokens) > header.n_vocab:
             raise ConversionError(f"{len(tokens)} vocabulary entries for a model with n_vocab={header.n_vocab}")
+        if any(len(token) > _MAX_TOKEN_BYTES for token in tokens):
+            raise ConversionError(f"a vocabulary entry is longer than {_MAX_TOKEN_BYTES} bytes")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
         self._temp = Path(temp_name)
@@ -655,7 +658,7 @@ class GgmlWriter:
         try:
             self._stream.write(data)
         except OSError as exc:
-            if exc.errno == 28:  # ENOSPC
+            if exc.errno == errno.ENOSPC:
                 raise DiskFullError(str(exc), path=str(self.path.parent)) from exc
             raise
 
@@ -707,7 +710,7 @@ class GgmlWriter:
             os.fsync(self._stream.fileno())
         except OSError as exc:
             self.abort()
-            if exc.errno == 28:
+            if exc.errno == errno.ENOSPC:
                 raise DiskFullError(str(exc), path=str(self.path.parent)) from exc
             raise
         self._stream.close()

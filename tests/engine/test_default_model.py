@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -17,10 +18,10 @@ from sttdesk.engine.default_model import (
     join_parts,
     locate_packages,
 )
-from sttdesk.engine.errors import ChecksumMismatchError, ConversionError, ModelNotInstalledError
+from sttdesk.engine.errors import ChecksumMismatchError, ConversionError, DiskFullError, ModelNotInstalledError
 from sttdesk.engine.ggml_format import read_header
 from sttdesk.engine.store import ModelStore
-from tests.engine.tiny_models import whisper_cpp_transcribe
+from tests.engine.tiny_models import small_filesystem, whisper_cpp_transcribe
 
 JFK_WORDS = "and so my fellow americans ask not what your country can do for you ask what you can do for your country"
 
@@ -171,11 +172,17 @@ def test_checksum_mismatch(tmp_path: Path, packages: DefaultModelSource) -> None
     assert JOINED_SHA256 in caught.value.user_message("en")
     assert list((tmp_path / "joined").iterdir()) == []
 
+    # scratch left by an install that was killed is cleaned up; one of a live process is not
+    stale = tmp_path / "work" / "sttdesk-default-model-999999999-x"
+    live = tmp_path / "work" / f"sttdesk-default-model-{os.getppid()}-y"
+    for folder in (stale, live):
+        folder.mkdir(parents=True)
+        (folder / "ggml-base.bin").write_bytes(b"partial")
     store = ModelStore(tmp_path / "models")
     with pytest.raises(ChecksumMismatchError):
         install_default(store, source=bad, work_dir=tmp_path / "work")
     assert store.list() == []
-    assert list((tmp_path / "work").iterdir()) == []
+    assert list((tmp_path / "work").iterdir()) == [live]
 
 
 def test_unknown_quantization_is_refused_before_any_work(tmp_path: Path) -> None:
@@ -185,3 +192,11 @@ def test_unknown_quantization_is_refused_before_any_work(tmp_path: Path) -> None
     with pytest.raises(ConversionError, match="nothing to install"):
         install_default(store, quantizations=(), keep_f16=False, work_dir=tmp_path / "work")
     assert not (tmp_path / "work").exists()
+
+
+def test_full_disk_while_joining(tmp_path: Path, packages: DefaultModelSource) -> None:
+    with small_filesystem(tmp_path / "small", "20m") as folder:
+        with pytest.raises(DiskFullError) as caught:
+            join_parts(packages, folder / "ct2")
+        assert str(folder / "ct2") in caught.value.user_message("en")
+        assert list((folder / "ct2").iterdir()) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from sttdesk.engine.convert_common import vocabulary_bytes, write_whisper_ggml
-from sttdesk.engine.errors import ConversionError, CorruptModelError
+from sttdesk.engine.errors import ConversionError, CorruptModelError, DiskFullError
 from sttdesk.engine.ggml_format import (
     GGML_MAGIC,
     QUANTIZE_SKIP,
@@ -22,7 +23,7 @@ from sttdesk.engine.ggml_format import (
     read_header,
 )
 from sttdesk.engine.mel import mel_filters
-from tests.engine.tiny_models import KNOWN_TOKENS, TINY, openai_weights, whisper_vocabulary
+from tests.engine.tiny_models import KNOWN_TOKENS, TINY, openai_weights, small_filesystem, whisper_vocabulary
 
 # 7 encoder-wide + 4 decoder-wide tensors, 15 per encoder block, 24 per decoder block
 N_TENSORS = 11 + 15 * TINY.n_audio_layer + 24 * TINY.n_text_layer
@@ -188,13 +189,8 @@ def _patched(tmp_path: Path, source: Path, offset: int, value: int) -> Path:
     return path
 
 
-_FIELDS = {
-    name: index
-    for index, name in enumerate(
-        "n_vocab n_audio_ctx n_audio_state n_audio_head n_audio_layer n_text_ctx n_text_state "
-        "n_text_head n_text_layer n_mels ftype".split()
-    )
-}
+# the eleven header integers, in file order
+_FIELDS = {field.name: index for index, field in enumerate(dataclasses.fields(GgmlHeader)[:11])}
 
 
 @pytest.mark.parametrize(
@@ -282,6 +278,8 @@ def test_writer_checks_data_size_and_names(tmp_path: Path) -> None:
         writer.abort()
     with pytest.raises(ConversionError, match="mel filter bank"):
         GgmlWriter(tmp_path / "m.bin", tiny_header(), mel_filters(128), [])
+    with pytest.raises(ConversionError, match="longer than"):
+        GgmlWriter(tmp_path / "m.bin", tiny_header(), mel_filters(80), [b"x" * 5000])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -291,3 +289,11 @@ def test_file_starts_with_ggml_magic(tiny_ggml: Path) -> None:
     assert magic == GGML_MAGIC
     assert raw[:4] == b"lmgg"  # the magic as whisper.cpp reads it on a little-endian machine
     assert tuple(hparams) == tiny_header().hparams()
+
+
+def test_full_disk(tmp_path: Path, weights: dict[str, np.ndarray]) -> None:
+    with small_filesystem(tmp_path / "small", "2m") as folder:
+        with pytest.raises(DiskFullError) as caught:
+            write_whisper_ggml(folder / "m.bin", tiny_header(), [b"a"], iter(weights.items()))
+        assert caught.value.transient
+        assert list(folder.iterdir()) == []  # the partial file is gone

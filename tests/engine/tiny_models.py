@@ -8,8 +8,10 @@ tokens, because whisper.cpp addresses those tokens by fixed ids.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -410,3 +412,26 @@ def whisper_cpp_transcribe(model: Path, audio: Path | None = None, *, max_tokens
     )
     assert run.returncode == 0, f"whisper.cpp failed on {model} (exit {run.returncode}):\n{run.stderr[-3000:]}"
     return " ".join(t.strip() for t in json.loads(run.stdout.strip().splitlines()[-1]))
+
+
+# --- a full disk ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def small_filesystem(folder: Path, size: str = "2m") -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted on ``folder``: a real disk that fills up. Needs root (else skips)."""
+    import os
+    import subprocess
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs to fill up needs root")
+    folder.mkdir(parents=True, exist_ok=True)
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.decode(errors='replace').strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
