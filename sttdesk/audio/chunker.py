@@ -18,7 +18,8 @@ no word is split and the merge needs no de-duplication (DESIGN.md §3):
    first and after the last is silence and is never sent to an engine.
 4. **Packing**: from a chunk's start, the cut goes into the silence that gives
    the fullest chunk not longer than the target (29.5 s); among cuts nearly as
-   full, the longest silence wins (a paragraph break beats a breath). Only when
+   full, the longest silence wins (a paragraph break beats a breath). A silence
+   of 8 s or more always ends a chunk, however short. Only when
    no silence fits the target does a chunk grow past it, up to the maximum
    (45 s), to reach the next silence; with none there either, it is cut at the
    quietest moment of its last seconds before the target (a forced cut, usually
@@ -89,10 +90,13 @@ class ChunkerOptions:
     silence_floor_dbfs: float = -60.0
     #: Pauses at least this long are silences that may be cut in and are not sent.
     min_silence_seconds: float = 1.0
+    #: Silences at least this long always end a chunk, so none is sent inside a chunk either.
+    max_inner_silence_seconds: float = 8.0
     #: Sounds shorter than this, alone between silences, are not speech (clicks, bumps).
     min_speech_seconds: float = 0.15
-    #: Silence kept on each side of speech at a cut (at most half the silence).
-    padding_seconds: float = 0.25
+    #: Silence kept on each side of speech at a cut (at most half the silence): room for
+    #: word endings and onsets softer than the threshold, which in a noisy room they often are.
+    padding_seconds: float = 0.5
     #: Chunks shorter than this are made only where no other cut fits.
     min_chunk_seconds: float = 5.0
     #: Chunks aim to be at most this long: just under one 30 s whisper window.
@@ -121,6 +125,8 @@ class ChunkerOptions:
             (0 < self.min_chunk_seconds <= self.target_chunk_seconds <= self.max_chunk_seconds,
              "need 0 < min_chunk_seconds <= target_chunk_seconds <= max_chunk_seconds"),
             (self.min_silence_seconds > 0, "min_silence_seconds must be positive"),
+            (self.max_inner_silence_seconds >= self.min_silence_seconds,
+             "max_inner_silence_seconds must not be shorter than min_silence_seconds"),
             (self.min_speech_seconds >= 0, "min_speech_seconds must not be negative"),
             (0 <= self.padding_seconds, "padding_seconds must not be negative"),
             (0 <= self.forced_overlap_seconds < self.target_chunk_seconds - self.forced_search_seconds,
@@ -355,15 +361,21 @@ def _pack_speech(analysis: SilenceAnalysis, options: ChunkerOptions) -> list[tup
     next_starts = starts[1:] - pads
     final_end = min(analysis.duration, float(ends[-1]) + options.padding_seconds)
 
+    # Silences this long end a chunk wherever they come: whisper is not given them to listen to.
+    barriers = np.flatnonzero(gap_lengths >= options.max_inner_silence_seconds)
+
     chunks: list[tuple[float, float, CutKind, float]] = []
     start = max(0.0, float(starts[0]) - options.padding_seconds)
     overlap = 0.0
     while True:
-        if final_end - start <= target:
+        first_gap = int(np.searchsorted(ends[:-1], start, side="right"))
+        barrier = barriers[np.searchsorted(barriers, first_gap):][:1]
+        last_gap = int(barrier[0]) if barrier.size else cut_ends.size - 1
+        reaches_end = not barrier.size  # no long silence before the end of the speech
+        if reaches_end and final_end - start <= target:
             chunks.append((start, final_end, CutKind.END, overlap))
             break
-        first_gap = int(np.searchsorted(ends[:-1], start, side="right"))
-        lengths = cut_ends[first_gap:] - start
+        lengths = cut_ends[first_gap:last_gap + 1] - start
         lo = int(np.searchsorted(lengths, shortest, side="left"))
         hi = int(np.searchsorted(lengths, target, side="right"))
         gap: int | None = None
@@ -373,7 +385,7 @@ def _pack_speech(analysis: SilenceAnalysis, options: ChunkerOptions) -> list[tup
             gap = int(near[len(near) - 1 - int(np.argmax(gap_lengths[first_gap + near][::-1]))])
         elif hi < lengths.size and lengths[hi] <= longest:  # none fits: the first silence within the maximum
             gap = hi
-        elif final_end - start <= longest:  # the speech ends within the maximum
+        elif reaches_end and final_end - start <= longest:  # the speech ends within the maximum
             chunks.append((start, final_end, CutKind.END, overlap))
             break
         elif lo > 0:  # only silences giving a short chunk: better a short chunk than a forced cut
@@ -419,10 +431,19 @@ def _fixed_grid(analysis: SilenceAnalysis, options: ChunkerOptions) -> list[tupl
 def _merge_short_tail(
     chunks: list[tuple[float, float, CutKind, float]], options: ChunkerOptions
 ) -> list[tuple[float, float, CutKind, float]]:
-    """Fold a last chunk shorter than the minimum into the previous one when both fit the maximum."""
+    """Fold a last chunk shorter than the minimum into the previous one when both fit the maximum.
+
+    Not across a silence of ``max_inner_silence_seconds`` or more (the two
+    chunk edges hold ``padding_seconds`` of it each).
+    """
     if len(chunks) >= 2:
-        (p_start, _, _, p_over), (t_start, t_end, t_cut, _) = chunks[-2], chunks[-1]
-        if t_end - t_start < options.min_chunk_seconds and t_end - p_start <= options.max_chunk_seconds:
+        (p_start, p_end, _, p_over), (t_start, t_end, t_cut, _) = chunks[-2], chunks[-1]
+        silence_between = t_start - p_end + 2 * options.padding_seconds
+        if (
+            t_end - t_start < options.min_chunk_seconds
+            and t_end - p_start <= options.max_chunk_seconds
+            and silence_between < options.max_inner_silence_seconds
+        ):
             return chunks[:-2] + [(p_start, t_end, t_cut, p_over)]
     return chunks
 
