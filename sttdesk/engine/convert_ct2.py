@@ -22,6 +22,7 @@ since it adds the same amount to every score of a query).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -127,11 +128,12 @@ class Ct2Model:
 
     def raw(self, name: str) -> np.ndarray:
         """A variable's data as stored (memory-mapped)."""
-        var = self._variable(name)
+        var = self.variable(name)
         data = self._map[var.offset : var.offset + var.nbytes].view(_DTYPES[var.dtype_id])
         return data.reshape(var.shape)
 
-    def _variable(self, name: str) -> Ct2Variable:
+    def variable(self, name: str) -> Ct2Variable:
+        """The index entry of ``name`` (aliases followed)."""
         name = self.aliases.get(name, name)
         try:
             return self.variables[name]
@@ -146,7 +148,7 @@ class Ct2Model:
 
     def floats(self, name: str) -> np.ndarray:
         """A weight as floating point: float16/float32 as stored, bfloat16 widened, int8/int16 dequantized."""
-        var = self._variable(name)
+        var = self.variable(name)
         data = self.raw(name)
         if var.dtype_id in (0, 4):
             return data
@@ -183,10 +185,10 @@ def _layer_count(model: Ct2Model, stack: str) -> int:
 
 def ct2_header(model: Ct2Model) -> GgmlHeader:
     """whisper.cpp hyperparameters read off the shapes of a CTranslate2 Whisper model."""
-    embeddings = model._variable("decoder/embeddings/weight").shape
-    audio_positions = model._variable("encoder/position_encodings/encodings").shape
-    text_positions = model._variable("decoder/position_encodings/encodings").shape
-    conv1 = model._variable("encoder/conv1/weight").shape
+    embeddings = model.variable("decoder/embeddings/weight").shape
+    audio_positions = model.variable("encoder/position_encodings/encodings").shape
+    text_positions = model.variable("decoder/position_encodings/encodings").shape
+    conv1 = model.variable("encoder/conv1/weight").shape
     return GgmlHeader(
         n_vocab=embeddings[0],
         n_audio_ctx=audio_positions[0],
@@ -262,8 +264,6 @@ def ct2_tensors(model: Ct2Model, header: GgmlHeader) -> Iterator[tuple[str, np.n
 
 def read_ct2_vocabulary(folder: Path) -> list[str]:
     """The vocabulary of a CTranslate2 model folder, in id order."""
-    import json
-
     json_file, text_file, tokenizer = folder / "vocabulary.json", folder / "vocabulary.txt", folder / "tokenizer.json"
     try:
         if json_file.is_file():
