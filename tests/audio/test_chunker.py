@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 import subprocess
@@ -22,7 +23,13 @@ from sttdesk.audio.chunker import (
 )
 from sttdesk.audio.decode import SAMPLE_RATE, PcmFile, decode_to_pcm
 from sttdesk.domain.chunks import ChunkSpan, CutKind
-from tests.audio.signals import requires_ffmpeg, silence, speech_with_pauses, squeeze_pauses, write_wav
+from tests.audio.signals import (
+    requires_ffmpeg,
+    silence,
+    speech_with_pauses,
+    squeeze_pauses,
+    write_wav,
+)
 
 DEFAULTS = ChunkerOptions()
 #: Level of the speech in the built signals: -23 dBFS RMS.
@@ -42,7 +49,7 @@ def assert_well_formed(chunks: list[ChunkSpan], duration: float, options: Chunke
         assert 0.0 <= chunk.start < chunk.end <= duration + 1e-6
         assert chunk.duration <= options.max_chunk_seconds + 1e-6
         assert ChunkSpan.from_dict(chunk.to_dict()) == chunk
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in itertools.pairwise(chunks):
         assert after.start > before.start
         if before.cut is CutKind.SILENCE:
             assert after.start >= before.end and after.overlap_before == 0.0
@@ -148,7 +155,7 @@ def test_cuts_fall_inside_the_silences(speech_and_long_silences: Built) -> None:
     chunks = plan_chunks(built.samples)
     assert_well_formed(chunks, built.duration)
     assert all(c.cut in (CutKind.SILENCE, CutKind.END) for c in chunks)
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in itertools.pairwise(chunks):
         # Both the end of one chunk and the start of the next lie in the same inserted silence.
         holding = [s for s in built.silences if s[0] <= before.end <= s[1] and s[0] <= after.start <= s[1]]
         assert len(holding) == 1, f"cut {before.end:.2f}/{after.start:.2f} s is not in an inserted silence"
@@ -182,7 +189,7 @@ def test_no_silence_at_all_gives_forced_cuts_with_overlap(continuous_speech: np.
     assert len(chunks) >= 3
     forced = chunks[:-1]
     assert all(c.cut is CutKind.FORCED for c in forced)
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in itertools.pairwise(chunks):
         assert after.overlap_before == pytest.approx(DEFAULTS.forced_overlap_seconds)
         assert after.start == pytest.approx(before.end - DEFAULTS.forced_overlap_seconds, abs=1e-3)
     levels = result.analysis.levels
@@ -244,7 +251,7 @@ def test_a_noisy_floor_still_finds_the_pauses(speech_and_long_silences: Built, n
     assert result.analysis.threshold_dbfs is not None
     assert result.analysis.threshold_dbfs >= noise_dbfs  # adapted upward, above the noise
     assert all(c.cut in (CutKind.SILENCE, CutKind.END) for c in chunks)
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in itertools.pairwise(chunks):
         assert any(s[0] <= before.end <= s[1] and s[0] <= after.start <= s[1] for s in built.silences)
     assert_covers(chunks, built.speech)
 
@@ -300,7 +307,7 @@ def test_speech_intervals_mark_speech_and_exclude_the_silences(speech_and_long_s
     intervals = speech_intervals(built.samples)
     assert intervals == sorted(intervals)
     assert all(a < b for a, b in intervals)
-    assert all(b1 < a2 for (_, b1), (a2, _) in zip(intervals, intervals[1:]))
+    assert all(b1 < a2 for (_, b1), (a2, _) in itertools.pairwise(intervals))
     for start, end in built.silences:
         if end - start >= 1.2:
             assert speech_seconds(intervals, start + 0.1, end - 0.1) == 0.0
@@ -340,7 +347,7 @@ def test_synthetic_speech_with_marked_pauses_end_to_end(tmp_path: Path) -> None:
     with decoded.open() as pcm:
         result = plan(pcm)
     speech = result.analysis.speech
-    pauses = [(a_end, b_start) for (_, a_end), (b_start, _) in zip(speech, speech[1:])]
+    pauses = [(a_end, b_start) for (_, a_end), (b_start, _) in itertools.pairwise(speech)]
     assert sum(1 for a, b in pauses if b - a > 2.0) >= 7  # the eight sentences are found as speech
     for before, after in zip(result.chunks, result.chunks[1:]):
         assert before.cut is CutKind.SILENCE
