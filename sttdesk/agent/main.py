@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.fake_fail_count < 0:
         parser.error("--fake-fail-count cannot be negative")
+    fake_options = (args.fake_delay, args.fake_speed, args.fake_fail, args.fake_fail_count, args.fake_model)
+    if args.engine != "fake" and any(fake_options):
+        parser.error("the --fake-* options need --engine fake")
     setup_logging(args.log_level)
 
     catalog: ModelCatalog
