@@ -21,6 +21,8 @@ event issues ours instead.
 from __future__ import annotations
 
 import logging
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from .errors import DatabaseLockedError, DatabaseUnavailableError, translate_sqlite_error
+from .errors import DatabaseLockedError, DatabaseUnavailableError, InvalidStoreValueError, translate_sqlite_error
 from .migrations import MIGRATIONS, Migration, MigrationReport, migrate, run_outside_transaction
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,21 @@ class StoreOptions:
     pool_size: int = DEFAULT_POOL_SIZE
     pool_overflow: int = DEFAULT_POOL_OVERFLOW
 
+    def __post_init__(self) -> None:
+        timeout = self.busy_timeout_seconds
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 3600:
+            raise InvalidStoreValueError(f"expected 0 to 3600 seconds, got {timeout!r}", field="busy_timeout_seconds")
+        try:
+            Durability(self.durability)
+        except ValueError as exc:
+            raise InvalidStoreValueError(
+                f"expected one of {', '.join(d.value for d in Durability)}, got {self.durability!r}", field="durability"
+            ) from exc
+        for name in ("pool_size", "pool_overflow"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "pool_size" else 0):
+                raise InvalidStoreValueError(f"expected a small whole number, got {value!r}", field=name)
+
 
 class Database:
     """One SQLite file: the engine, its connection settings and transaction helpers."""
@@ -91,6 +108,16 @@ class Database:
         event.listen(engine, "begin", _on_begin)
         self._engine: Engine = engine
         self._writer: Engine = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        # A forked child must not use the parent's open SQLite connections (that
+        # corrupts locks); it drops them from its copy of the pool and opens its own.
+        this = weakref.ref(self)
+
+        def _forget_parent_connections() -> None:
+            database = this()
+            if database is not None:
+                database._engine.dispose(close=False)
+
+        os.register_at_fork(after_in_child=_forget_parent_connections)
 
     def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
         # Hand transaction control to the "begin" listener (see the module docstring).

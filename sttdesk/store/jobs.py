@@ -160,6 +160,8 @@ def require_job(conn: Connection, job_id: str) -> JobRecord:
 def _state_filter(states: Iterable[JobState | str] | None) -> list[str] | None:
     if states is None:
         return None
+    if isinstance(states, (str, JobState)):
+        states = [states]
     try:
         return [JobState(s).value for s in states]
     except ValueError as exc:
@@ -242,13 +244,9 @@ def set_job_state(
     return True
 
 
-def _leaf_counts(conn: Connection, job_id: str) -> dict[ChunkState, int]:
-    rows = conn.execute(
-        select(chunks.c.state, func.count())
-        .where(and_(chunks.c.job_id == job_id, chunks.c.state != ChunkState.SPLIT.value))
-        .group_by(chunks.c.state)
-    )
-    return {ChunkState(state): int(count) for state, count in rows}
+def _has_chunk_in(conn: Connection, job_id: str, states: Iterable[ChunkState]) -> bool:
+    query = select(chunks.c.id).where(chunks.c.job_id == job_id, chunks.c.state.in_([s.value for s in states]))
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def settle_job(conn: Connection, job_id: str, *, now: float) -> JobState | None:
@@ -261,11 +259,10 @@ def settle_job(conn: Connection, job_id: str, *, now: float) -> JobState | None:
     job = fetch_job(conn, job_id)
     if job is None or not job.state.is_active or job.planned_at is None:
         return None
-    counts = _leaf_counts(conn, job_id)
-    running = sum(counts.get(s, 0) for s in (ChunkState.PENDING, ChunkState.LEASED, ChunkState.RETRY_WAIT))
-    if running:
+    # Index probes, not counts: this runs after every completion of jobs with many chunks.
+    if _has_chunk_in(conn, job_id, (ChunkState.PENDING, ChunkState.LEASED, ChunkState.RETRY_WAIT)):
         return None
-    if not counts.get(ChunkState.FAILED):
+    if not _has_chunk_in(conn, job_id, (ChunkState.FAILED,)):
         if set_job_state(conn, job_id, job.state, JobState.COMPLETED, now=now):
             return JobState.COMPLETED
         return None

@@ -172,7 +172,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX ix_jobs_state ON jobs (state, priority, seq)",
             "CREATE INDEX ix_jobs_finished ON jobs (finished_at)",
             _V1_CHUNKS,
-            "CREATE INDEX ix_chunks_state_job ON chunks (state, job_id)",
+            # Serves "the first queued chunks of job X in order" and per-state counts.
+            "CREATE INDEX ix_chunks_state_job ON chunks (state, job_id, order_key)",
             "CREATE INDEX ix_chunks_lease_deadline ON chunks (state, lease_deadline)",
             "CREATE INDEX ix_chunks_not_before ON chunks (state, not_before)",
             "CREATE INDEX ix_chunks_parent ON chunks (parent_id)",

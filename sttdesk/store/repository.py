@@ -35,11 +35,11 @@ from ..domain.records import (
 )
 from ..paths import default_paths
 from . import agents as agent_rows
+from . import attempts, leases, metrics
 from . import chunks as chunk_rows
 from . import edits as edit_rows
 from . import events as event_rows
 from . import jobs as job_rows
-from . import leases, metrics
 from .database import DATABASE_FILE_NAME, Database, StoreOptions
 from .errors import InvalidStoreValueError
 from .migrations import MigrationReport
@@ -266,7 +266,7 @@ class JobStore:
         """Accept the reply of the chunk's current lease, or drop it (logged as ``reply_dropped``)."""
         at = self._now(now)
         with self._db.write() as conn:
-            outcome = leases.complete(
+            outcome = attempts.complete(
                 conn,
                 chunk_id,
                 lease_id=lease_id,
@@ -305,7 +305,7 @@ class JobStore:
         """
         at = self._now(now)
         with self._db.write() as conn:
-            return leases.fail(
+            return attempts.fail(
                 conn,
                 chunk_id,
                 lease_id=lease_id,
@@ -333,7 +333,7 @@ class JobStore:
         """Replace a leased chunk (out of memory) by two queued halves in its place; None if not current."""
         at = self._now(now)
         with self._db.write() as conn:
-            return leases.split(
+            return attempts.split(
                 conn,
                 chunk_id,
                 lease_id=lease_id,

@@ -202,3 +202,37 @@ def test_full_disk_gives_a_transient_error_and_keeps_what_was_written(tiny_disk:
     with JobStore(path) as store:
         assert store.count_jobs() == added
         assert store.check_integrity() == []
+
+
+def test_a_forked_child_uses_its_own_connections(store: JobStore) -> None:
+    planned_job(store, 1)  # the parent now has pooled connections
+    pid = os.fork()
+    if pid == 0:  # child: must not touch the parent's connections
+        code = 1
+        try:
+            store.add_job(source_path="/child.wav", language="en", model_name="base")
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.count_jobs() == 2 and store.check_integrity() == []
+    store.add_job(source_path="/parent.wav", language="en", model_name="base")
+    assert store.count_jobs() == 3
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"busy_timeout_seconds": -1},
+        {"busy_timeout_seconds": float("nan")},
+        {"durability": "SOMETIMES"},
+        {"pool_size": 0},
+        {"pool_overflow": -2},
+    ],
+)
+def test_bad_store_options_are_refused(options: dict) -> None:
+    from sttdesk.store import InvalidStoreValueError
+
+    with pytest.raises(InvalidStoreValueError):
+        StoreOptions(**options)

@@ -108,6 +108,7 @@ def test_list_orders_filters_and_counts(store: JobStore, clock: ManualClock) -> 
     assert [j.id for j in store.list_jobs(order="oldest", limit=1, offset=1)] == [second.id]
     assert store.count_jobs() == 3
     assert store.count_jobs(["CANCELLED"]) == 1
+    assert [j.id for j in store.list_jobs(states="CANCELLED")] == [third.id]
 
 
 @pytest.mark.parametrize(

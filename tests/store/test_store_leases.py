@@ -220,6 +220,19 @@ def test_mismatched_replies_are_dropped(store: JobStore, change: dict, reason: D
     assert store.get_job(job.id).chunk_done == 0
 
 
+@pytest.mark.parametrize(
+    "change", [{"attempt": 0}, {"attempt": "1"}, {"attempt": True}, {"lease_id": ""}, {"agent_id": None}]
+)
+def test_malformed_reply_keys_are_refused(store: JobStore, change: dict) -> None:
+    _, chunks = planned_job(store, 1)
+    leased = lease(store, chunks[0])
+    reply = {"lease_id": leased.lease_id, "attempt": 1, "agent_id": leased.lease_agent_id}
+    reply.update(change)
+    with pytest.raises(InvalidStoreValueError):
+        store.complete_chunk(leased.id, result_json=result_json("x"), **reply)
+    assert store.get_chunk(leased.id).state is ChunkState.LEASED
+
+
 @pytest.mark.parametrize("garbage", ["not json", "[1, 2]", ""])
 def test_a_result_that_is_not_a_json_object_is_refused(store: JobStore, garbage: str) -> None:
     _, chunks = planned_job(store, 1)
@@ -270,7 +283,7 @@ def test_stale_failure_report_changes_nothing(store: JobStore, clock: ManualCloc
     job, chunks = planned_job(store, 1)
     leased = lease(store, chunks[0])
     before = _snapshot(store, job.id)
-    for kwargs in ({"lease_id": "old", "attempt": 1}, {"lease_id": leased.lease_id, "attempt": 0}):
+    for kwargs in ({"lease_id": "old", "attempt": 1}, {"lease_id": leased.lease_id, "attempt": 2}):
         assert not store.fail_chunk(
             leased.id, new_state=ChunkState.RETRY_WAIT, error=CRASH, not_before=clock.now, **kwargs
         )

@@ -48,7 +48,7 @@ CREATE TABLE chunks (
     deadline_seconds REAL NOT NULL, error_code TEXT, error_en TEXT, error_vi TEXT, result_json TEXT,
     engine_seconds REAL, agent_seconds REAL, done_agent_id TEXT, done_at REAL, failed_at REAL, purged_at REAL,
     created_at REAL NOT NULL, updated_at REAL NOT NULL, UNIQUE (job_id, order_key));
-CREATE INDEX ix_chunks_state_job ON chunks (state, job_id);
+CREATE INDEX ix_chunks_state_job ON chunks (state, job_id, order_key);
 CREATE INDEX ix_chunks_lease_deadline ON chunks (state, lease_deadline);
 CREATE INDEX ix_chunks_not_before ON chunks (state, not_before);
 CREATE INDEX ix_chunks_parent ON chunks (parent_id);
