@@ -226,7 +226,11 @@ class JobStore:
             return chunk_rows.fetch_chunk(conn, chunk_id)
 
     def chunks_of(self, job_id: str, *, with_results: bool = True, include_split: bool = False) -> list[ChunkRecord]:
-        """The job's chunks in transcript order; results parse on demand (``ChunkRecord.result()``)."""
+        """The job's chunks in transcript order; results parse on demand (``ChunkRecord.result()``).
+
+        ``with_results=False`` leaves ``result_json`` None (light listings);
+        ``include_split=True`` adds the chunks replaced by halves.
+        """
         with self._db.read() as conn:
             job_rows.require_job(conn, job_id)
             return chunk_rows.select_chunks(conn, job_id, with_results=with_results, include_split=include_split)
