@@ -10,6 +10,7 @@ replies still reach it.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..protocol import Work
@@ -67,7 +68,8 @@ class PeerTable:
     def __len__(self) -> int:
         return len(self._peers)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Peer]:
+        # A copy: callers drop peers while iterating.
         return iter(list(self._peers.values()))
 
     def get(self, routing_id: bytes) -> Peer | None:

@@ -68,16 +68,18 @@ SLOT_JOIN_SECONDS = 5.0
 #: only keep a runaway or hostile peer from filling the agent's memory.
 MAX_QUEUED_PER_PEER = 64
 MAX_QUEUED_BYTES_PER_PEER = 256 * 1024 * 1024
-#: Rejected messages logged per window; a flood of garbage is summarised, not logged line by line.
-REJECT_LOG_LIMIT = 20
-REJECT_LOG_WINDOW_SECONDS = 60.0
+#: Warnings of one sort (rejected messages, dropped sends) logged per window; a flood of
+#: garbage is summarised, not logged line by line.
+WARNING_LIMIT = 20
+WARNING_WINDOW_SECONDS = 60.0
 
 
-class _RejectLog:
-    """Warnings about rejected messages, at most ``limit`` per ``window`` seconds."""
+class _LimitedWarnings:
+    """Warnings of one sort, at most ``limit`` per ``window`` seconds, the rest counted."""
 
-    def __init__(self, clock: Callable[[], float], *, limit: int = REJECT_LOG_LIMIT,
-                 window: float = REJECT_LOG_WINDOW_SECONDS) -> None:
+    def __init__(self, what: str, clock: Callable[[], float], *, limit: int = WARNING_LIMIT,
+                 window: float = WARNING_WINDOW_SECONDS) -> None:
+        self._what = what
         self._clock = clock
         self._limit = limit
         self._window = window
@@ -98,8 +100,8 @@ class _RejectLog:
         if now - self._started < self._window:
             return
         if self._suppressed:
-            log.warning("%d more rejected message(s) in the last %.0f s were not logged",
-                        self._suppressed, self._window)
+            log.warning("%d more %s in the last %.0f s were not logged",
+                        self._suppressed, self._what, self._window)
         self._started, self._count, self._suppressed = now, 0, 0
 
 
@@ -138,7 +140,8 @@ class AgentRuntime:
         self._clock = clock
         self._peers = PeerTable()
         self._slots: list[Slot] = []
-        self._rejects = _RejectLog(clock)
+        self._rejects = _LimitedWarnings("rejected message(s)", clock)
+        self._drops = _LimitedWarnings("dropped message(s)", clock)
         self._outbox_address = f"inproc://sttdesk-agent-slots-{id(self):x}"
         self._stop_read, self._stop_write = os.pipe()
         os.set_blocking(self._stop_read, False)
@@ -227,6 +230,7 @@ class AgentRuntime:
                 else:
                     self._finish_if_drained(now)
                 self._rejects.flush()
+                self._drops.flush()
         finally:
             clean = self._close(outbox)
         return clean
@@ -380,7 +384,7 @@ class AgentRuntime:
             self._router.send_multipart([routing_id, *frames], zmq.NOBLOCK)
             return True
         except zmq.Again:
-            log.warning("coordinator %s is not reading: a message to it was dropped", routing_id.hex()[:8])
+            self._drops.warn("coordinator %s is not reading: a message to it was dropped", routing_id.hex()[:8])
         except zmq.ZMQError as exc:
             if exc.errno != errno.EHOSTUNREACH:
                 raise

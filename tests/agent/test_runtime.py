@@ -161,6 +161,21 @@ def test_garbage_below_the_protocol_does_not_hurt_the_agent(agent_factory: Agent
     assert agent.process.poll() is None
 
 
+def test_a_flood_of_garbage_is_answered_but_not_logged_line_by_line(
+    agent_factory: AgentFactory, coordinator_factory: CoordinatorFactory
+) -> None:
+    agent = agent_factory("--engine", "fake")
+    coordinator = coordinator_factory(agent.endpoint)
+    coordinator.hello()
+    for i in range(60):
+        coordinator.send_raw([b"garbage %d" % i])
+    for _ in range(60):
+        assert coordinator.expect(wire.Error).code == "malformed_message"
+    coordinator.work("after-flood")
+    assert coordinator.expect(wire.Result).lease_id == "after-flood"
+    assert agent.log().count("rejected a message") == 20  # the rest are counted, not printed
+
+
 def test_a_silent_coordinator_is_dropped_with_its_work(agent_factory: AgentFactory,
                                                       coordinator_factory: CoordinatorFactory) -> None:
     agent = agent_factory("--engine", "fake", "--slots", "1", "--fake-delay", "6", "--grace", "0")
