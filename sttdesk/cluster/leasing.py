@@ -9,6 +9,7 @@ overwrite a newer state.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..domain.chunks import ChunkSpan, CutKind
+from ..domain.jobs import ChunkState
+from ..domain.records import CompletionOutcome, ErrorInfo
 from ..domain.retry import RetryDecision, RetryPolicy
 from .agents import AgentLink
 
@@ -59,6 +62,12 @@ class AttemptError:
     detail: str = ""
     message_en: str = ""
     message_vi: str = ""
+
+    @property
+    def info(self) -> ErrorInfo:
+        """The error as the store keeps it."""
+        return ErrorInfo(code=self.code, message_en=self.message_en or self.detail or self.code,
+                         message_vi=self.message_vi or self.detail or self.code)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AttemptError:
@@ -131,7 +140,7 @@ class LeaseManager:
         for chunk in self._store.dispatchable_chunks(limit=capacity, now=now):
             job = jobs.get(chunk.job_id) or self._store.get_job(chunk.job_id)
             jobs[chunk.job_id] = job
-            model = self._resolve_model(job.model)
+            model = self._resolve_model(job.model_name)
             agent = self._pick_agent(ready, model)
             if agent is None:
                 continue
@@ -162,7 +171,7 @@ class LeaseManager:
                         chunk_id=leased.id,
                         attempt=leased.attempt,
                         model=model,
-                        options=dict(job.options or {}),
+                        options=dict(job.decode_options or {}),
                         deadline_seconds=chunk.deadline_seconds,
                         audio=audio,
                         audio_seconds=leased.end - leased.start,
@@ -192,14 +201,14 @@ class LeaseManager:
         return None if entry is None else (entry[0], entry[1])
 
     def complete(self, agent: AgentLink, *, lease_id: str, chunk_id: int, attempt: int,
-                 result: dict[str, Any], engine_seconds: float, agent_seconds: float) -> Any:
+                 result: dict[str, Any], engine_seconds: float, agent_seconds: float) -> CompletionOutcome:
         """Store a chunk's result; a late or duplicate reply is dropped by the store."""
         self.forget(agent, lease_id)
         outcome = self._store.complete_chunk(
             chunk_id,
             lease_id=lease_id,
             attempt=attempt,
-            result=result,
+            result_json=json.dumps(result, ensure_ascii=False),
             agent_id=agent.agent_id,
             engine_seconds=engine_seconds,
             agent_seconds=agent_seconds,
@@ -248,12 +257,8 @@ class LeaseManager:
         now = self._clock()
         count = 0
         for chunk in self._store.expired_leases(now):
-            entry = self._leases.pop(chunk.lease_id, None) if chunk.lease_id else None
-            self._store.log_event("lease_expired", job_id=chunk.job_id, chunk_id=chunk.id,
-                                  agent_id=chunk.lease_agent,
-                                  data={"lease_id": chunk.lease_id, "reason": "deadline",
-                                        "ours": entry is not None})
-            self._settle_failure(chunk, chunk.lease_id, LEASE_EXPIRED, now)
+            self._leases.pop(chunk.lease_id, None)
+            self._settle_failure(chunk, chunk.lease_id, LEASE_EXPIRED, now, expired=True)
             count += 1
         return count
 
@@ -272,7 +277,8 @@ class LeaseManager:
 
     # --- retry policy --------------------------------------------------------
 
-    def _settle_failure(self, chunk: Any, lease_id: str | None, error: AttemptError, now: float) -> None:
+    def _settle_failure(self, chunk: Any, lease_id: str | None, error: AttemptError, now: float,
+                        *, expired: bool = False) -> None:
         failures = chunk.failures + 1
         decision = self._policy.decide(
             error_code=error.code,
@@ -280,17 +286,10 @@ class LeaseManager:
             failures=failures,
             chunk_seconds=chunk.end - chunk.start,
         )
-        fields = dict(
-            error_code=error.code,
-            error_detail=error.detail,
-            error_en=error.message_en or error.detail,
-            error_vi=error.message_vi or error.detail,
-            now=now,
-        )
         if decision is RetryDecision.SPLIT:
             halves = split_span(chunk)
             if self._store.split_chunk(chunk.id, lease_id=lease_id, attempt=chunk.attempt,
-                                       halves=halves, now=now):
+                                       halves=halves, error=error.info, now=now):
                 log.info("chunk %s of job %s ran out of memory: split in two", chunk.id, chunk.job_id)
                 return
             decision = RetryDecision.RETRY
@@ -300,16 +299,17 @@ class LeaseManager:
             if error.code == "engine_timeout":
                 deadline_seconds *= self._policy.timeout_growth
             done = self._store.fail_chunk(
-                chunk.id, lease_id=lease_id, attempt=chunk.attempt, retry=True,
-                not_before=now + delay, deadline_seconds=deadline_seconds, **fields,
+                chunk.id, lease_id=lease_id, attempt=chunk.attempt, new_state=ChunkState.RETRY_WAIT,
+                error=error.info, not_before=now + delay, deadline_seconds=deadline_seconds,
+                expired=expired, now=now,
             )
             if done:
                 log.info("chunk %s of job %s failed (%s), retry %d in %.1f s",
                          chunk.id, chunk.job_id, error.code, failures, delay)
             return
         done = self._store.fail_chunk(
-            chunk.id, lease_id=lease_id, attempt=chunk.attempt, retry=False,
-            not_before=None, deadline_seconds=chunk.deadline_seconds, **fields,
+            chunk.id, lease_id=lease_id, attempt=chunk.attempt, new_state=ChunkState.FAILED,
+            error=error.info, job_failed=True, expired=expired, now=now,
         )
         if done:
             log.warning("chunk %s of job %s dead-lettered after %d failures: %s",
@@ -325,6 +325,6 @@ def split_span(chunk: Any) -> tuple[ChunkSpan, ChunkSpan]:
     first = ChunkSpan(index=chunk.index, start=chunk.start, end=middle + half,
                       cut=CutKind.FORCED, overlap_before=chunk.overlap_before)
     second = ChunkSpan(index=chunk.index, start=middle - half, end=chunk.end,
-                       cut=CutKind(chunk.cut) if chunk.cut else CutKind.END,
+                       cut=CutKind(chunk.cut),
                        overlap_before=SPLIT_OVERLAP_SECONDS)
     return first, second

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..audio.probe import AudioLimits, validate_input
-from ..domain.chunks import ChunkSpan, CutKind
 from ..domain.errors import PermanentError, SttdeskError
 from ..domain.hallucination import HallucinationGuard
-from ..domain.jobs import ChunkState, JobState
+from ..domain.jobs import ChunkState, JobState, can_change_job
 from ..domain.languages import validate_language
 from ..domain.merge import TranscriptAssembler
-from ..domain.transcript import RecognitionResult, Transcript
+from ..domain.records import ErrorInfo, JobRecord
+from ..domain.transcript import Transcript
 from .events import EventBus, EventKind, ServiceEvent
 from .preparer import JobPreparer
 from .views import JobView
@@ -96,7 +96,7 @@ class JobService:
         """After a start: leases of a previous run go back to the queue; unplanned jobs are prepared."""
         self._store.recover_after_restart(now=self._clock())
         for job in self._store.list_jobs(states=[JobState.PENDING], limit=100000):
-            if not job.chunk_total:
+            if not job.is_planned:
                 self._preparer.submit(job.id)
         self._wake()
 
@@ -120,13 +120,13 @@ class JobService:
         options.update(request.options or {})
         options["language"] = language
         job = self._store.add_job(
-            source_path=str(path),
-            name=path.name,
+            source_path=path,
+            display_name=path.name,
             size_bytes=info.size_bytes,
-            duration=info.duration,
+            duration_seconds=info.duration,
             language=language,
-            model=model,
-            options=options,
+            model_name=model,
+            decode_options=options,
             extras=dict(request.extras or {}),
             now=self._clock(),
         )
@@ -158,30 +158,27 @@ class JobService:
         )
         for job in candidates:
             if (job.source_path == str(path) and job.size_bytes == size
-                    and job.language == language and job.model == model):
+                    and job.language_requested == language and job.model_name == model):
                 return job.id
         return None
 
     def continue_job(self, job_id: str) -> None:
         """Get an unfinished job going again, whatever stopped it (pause, failure, exit)."""
         job = self._require(job_id)
-        state = JobState(job.state)
+        state = job.state
         if state is JobState.PAUSED:
             self.resume_job(job_id)
         elif state is JobState.FAILED:
             self.retry_failed(job_id)
         else:
-            if not job.chunk_total:
+            if not job.is_planned:
                 self._preparer.submit(job_id)
             self._wake()
 
     # --- reading ---------------------------------------------------------------
 
     def get(self, job_id: str) -> JobView:
-        job = self._store.get_job(job_id)
-        if job is None:
-            raise JobNotFoundError(job_id=job_id)
-        return self._view(job)
+        return self._view(self._require(job_id))
 
     def list(self, *, states: Iterable[str] | None = None, limit: int = 100, offset: int = 0) -> list[JobView]:
         wanted = [JobState(s) for s in states] if states else None
@@ -193,26 +190,20 @@ class JobService:
 
     def transcript(self, job_id: str, *, partial: bool = True) -> Transcript:
         """The merged transcript of the finished chunks (all of them once COMPLETED)."""
-        job = self._store.get_job(job_id)
-        if job is None:
-            raise JobNotFoundError(job_id=job_id)
+        job = self._require(job_id)
         speech = self._preparer.speech(job_id)
-        silences = _silences(speech, job.duration or 0.0) if speech is not None else None
+        silences = _silences(speech, job.duration_seconds or 0.0) if speech is not None else None
         assembler = TranscriptAssembler(
-            duration=job.duration or 0.0, source_name=job.name, model=job.model,
-            language=job.detected_language or job.language,
+            duration=job.duration_seconds or 0.0, source_name=job.display_name, model=job.model_name,
+            language=job.language_detected or job.language_requested,
         )
         for chunk in self._store.chunks_of(job_id):
-            span = ChunkSpan(index=chunk.index, start=chunk.start, end=chunk.end,
-                             cut=CutKind(chunk.cut), overlap_before=chunk.overlap_before)
-            state = ChunkState(chunk.state)
-            if state is ChunkState.DONE and chunk.result is not None:
-                result = RecognitionResult.from_dict(chunk.result)
+            result = chunk.result() if chunk.state is ChunkState.DONE else None
+            if result is not None:
                 cleaned, report = self._guard.clean(result, offset=chunk.start, silences=silences)
-                assembler.add(span, cleaned, report=report)
-            elif state is ChunkState.FAILED:
-                assembler.mark_failed(span, code=chunk.error_code or "error",
-                                      message_en=chunk.error_en or "", message_vi=chunk.error_vi or "")
+                assembler.add(chunk.span, cleaned, report=report)
+            elif chunk.state is ChunkState.FAILED:
+                assembler.mark_failed(chunk.span, chunk.error)
         return assembler.transcript(partial=partial)
 
     def audio_path(self, job_id: str) -> Path:
@@ -231,20 +222,20 @@ class JobService:
 
     def resume_job(self, job_id: str) -> None:
         job = self._require(job_id)
-        if JobState(job.state) is not JobState.PAUSED:
-            raise JobStateError(action="resume", action_vi="tiếp tục", state=job.state)
+        if job.state is not JobState.PAUSED:
+            raise JobStateError(action="resume", action_vi="tiếp tục", state=job.state.value)
         self._change(job_id, JobState.PENDING, action=("resume", "tiếp tục"))
-        if not job.chunk_total:
+        if not job.is_planned:
             self._preparer.submit(job_id)
         self._wake()
 
     def retry_failed(self, job_id: str) -> int:
         """Put a failed job's dead-lettered chunks back in the queue; returns how many."""
         job = self._require(job_id)
-        if JobState(job.state) is not JobState.FAILED:
-            raise JobStateError(action="retry", action_vi="thử lại", state=job.state)
+        if job.state is not JobState.FAILED:
+            raise JobStateError(action="retry", action_vi="thử lại", state=job.state.value)
         count = self._store.retry_failed(job_id, now=self._clock())
-        if not job.chunk_total:  # failed before it was chunked: prepare again
+        if not job.is_planned:  # failed before it was chunked: prepare again
             self._preparer.submit(job_id)
         self._emit(EventKind.JOB_CHANGED, job_id, {"state": JobState.PENDING.value})
         self._wake()
@@ -253,8 +244,8 @@ class JobService:
     def delete(self, job_id: str) -> None:
         """Cancel a job if it runs, then remove it and its files."""
         job = self._require(job_id)
-        if not JobState(job.state).is_terminal and JobState(job.state) is not JobState.FAILED:
-            self._store.change_job_state(job_id, JobState(job.state), JobState.CANCELLED, now=self._clock())
+        if not job.state.is_terminal and job.state is not JobState.FAILED:
+            self._store.change_job_state(job_id, job.state, JobState.CANCELLED, now=self._clock())
             if self._coordinator is not None:
                 self._coordinator.cancel_job(job_id)
         self._store.delete_job(job_id)
@@ -264,23 +255,24 @@ class JobService:
     # --- callbacks from the preparer and the coordinator ---------------------------
 
     def _planned(self, job_id: str) -> None:
-        job = self._store.get_job(job_id)
-        if job is not None and not job.chunk_total:
+        job = self._store.find_job(job_id)
+        if job is None:
+            return
+        if not job.chunk_total:
             # nothing but silence: an empty transcript, done at once
-            self._store.change_job_state(job_id, JobState.PENDING, JobState.COMPLETED, now=self._clock())
+            if job.state is JobState.PENDING:
+                self._store.change_job_state(job_id, JobState.PENDING, JobState.COMPLETED, now=self._clock())
             self._emit(EventKind.JOB_FINISHED, job_id, {"state": JobState.COMPLETED.value})
             return
-        self._emit(EventKind.JOB_CHANGED, job_id, {"planned": True, "chunks": job.chunk_total if job else 0})
+        self._emit(EventKind.JOB_CHANGED, job_id, {"planned": True, "chunks": job.chunk_total})
         self._wake()
 
     def _prepare_failed(self, job_id: str, error: SttdeskError) -> None:
-        job = self._store.get_job(job_id)
-        if job is None:
+        job = self._store.find_job(job_id)
+        if job is None or not can_change_job(job.state, JobState.FAILED):
             return
-        self._store.change_job_state(
-            job_id, JobState(job.state), JobState.FAILED, now=self._clock(),
-            error_code=error.code, error_en=error.user_message("en"), error_vi=error.user_message("vi"),
-        )
+        self._store.change_job_state(job_id, job.state, JobState.FAILED, now=self._clock(),
+                                     error=ErrorInfo.from_error(error))
         self._emit(EventKind.JOB_FINISHED, job_id, {"state": JobState.FAILED.value, "error": error.to_dict()})
 
     def on_coordinator_event(self, kind: str, data: dict[str, Any]) -> None:
@@ -288,19 +280,16 @@ class JobService:
         job_id = data.get("job_id")
         if kind == "chunk_result":
             outcome = data.get("outcome")
-            status = getattr(outcome, "status", outcome)
-            if status in ("done", "job_completed") or getattr(outcome, "applied", False):
+            if outcome is not None and outcome.accepted:
                 self._emit(EventKind.CHUNK_DONE, job_id, {"chunk_id": data.get("chunk_id")})
-            if status == "job_completed" or getattr(outcome, "job_completed", False):
-                self._emit(EventKind.JOB_FINISHED, job_id, {"state": JobState.COMPLETED.value})
+                if outcome.job_completed:
+                    self._emit(EventKind.JOB_FINISHED, job_id, {"state": JobState.COMPLETED.value})
         elif kind == "chunk_failed":
             self._emit(EventKind.CHUNK_FAILED, job_id, dict(data))
-            job = self._store.get_job(job_id) if job_id else None
-            if job is not None and JobState(job.state) is JobState.FAILED:
-                self._emit(EventKind.JOB_FINISHED, job_id, {"state": JobState.FAILED.value,
-                                                            "error": {"code": job.error_code,
-                                                                      "message_en": job.error_en,
-                                                                      "message_vi": job.error_vi}})
+            job = self._store.find_job(job_id) if job_id else None
+            if job is not None and job.state is JobState.FAILED:
+                error = job.error.to_dict() if job.error else None
+                self._emit(EventKind.JOB_FINISHED, job_id, {"state": JobState.FAILED.value, "error": error})
         elif kind == "chunk_leased":
             self._emit(EventKind.JOB_CHANGED, job_id, {"state": JobState.PROCESSING.value})
         elif kind == "agent_ready":
@@ -310,21 +299,19 @@ class JobService:
 
     # --- helpers ---------------------------------------------------------------
 
-    def _require(self, job_id: str) -> Any:
-        job = self._store.get_job(job_id)
+    def _require(self, job_id: str) -> JobRecord:
+        job = self._store.find_job(job_id)
         if job is None:
             raise JobNotFoundError(job_id=job_id)
         return job
 
     def _change(self, job_id: str, new: JobState, *, action: tuple[str, str]) -> None:
         job = self._require(job_id)
-        old = JobState(job.state)
+        old = job.state
         if old is new:
             return
-        from ..domain.jobs import can_change_job
-
         if not can_change_job(old, new) or not self._store.change_job_state(job_id, old, new, now=self._clock()):
-            raise JobStateError(action=action[0], action_vi=action[1], state=job.state)
+            raise JobStateError(action=action[0], action_vi=action[1], state=job.state.value)
         self._emit(EventKind.JOB_CHANGED, job_id, {"state": new.value})
 
     def _wake(self) -> None:
@@ -334,25 +321,29 @@ class JobService:
     def _emit(self, kind: EventKind, job_id: str | None, data: dict[str, Any]) -> None:
         self.events.publish(ServiceEvent(kind=kind, job_id=job_id, data=data))
 
-    def _view(self, job: Any) -> JobView:
+    def _view(self, job: JobRecord) -> JobView:
         progress = self._store.job_progress(job.id)
         now = self._clock()
         elapsed = None
         if job.started_at:
             elapsed = (job.finished_at or now) - job.started_at
         eta = None
-        if elapsed and progress.done_seconds > 0 and not JobState(job.state).is_terminal:
-            rate = elapsed / progress.done_seconds
-            eta = max(0.0, rate * max(0.0, progress.total_seconds - progress.done_seconds))
+        active = job.state in (JobState.PENDING, JobState.PROCESSING)
+        if active and elapsed and progress.audio_seconds_done > 0:
+            rate = elapsed / progress.audio_seconds_done
+            eta = max(0.0, rate * max(0.0, progress.audio_seconds_total - progress.audio_seconds_done))
+        agents = tuple(sorted({c.lease_agent_id for c in self._store.chunks_of(job.id, with_results=False)
+                               if c.state is ChunkState.LEASED and c.lease_agent_id}))
+        error = job.error
         return JobView(
-            id=job.id, name=job.name, path=job.source_path, state=job.state,
-            language=job.language, detected_language=job.detected_language, model=job.model,
-            duration=job.duration, created_at=job.created_at, started_at=job.started_at,
-            finished_at=job.finished_at, chunks_total=job.chunk_total or 0,
+            id=job.id, name=job.display_name, path=job.source_path, state=job.state.value,
+            language=job.language_requested, detected_language=job.language_detected, model=job.model_name,
+            duration=job.duration_seconds, created_at=job.created_at, started_at=job.started_at,
+            finished_at=job.finished_at, chunks_total=job.chunk_total,
             chunks_done=progress.done, chunks_failed=progress.failed, chunks_running=progress.leased,
-            retries=job.retry_count, error_code=job.error_code, error_en=job.error_en,
-            error_vi=job.error_vi, eta_seconds=eta, elapsed_seconds=elapsed,
-            agents=tuple(progress.agents),
+            retries=job.retry_count, error_code=error.code if error else None,
+            error_en=error.message_en if error else None, error_vi=error.message_vi if error else None,
+            eta_seconds=eta, elapsed_seconds=elapsed, agents=agents,
         )
 
 

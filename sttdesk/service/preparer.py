@@ -104,8 +104,8 @@ class JobPreparer:
                 self._pending.discard(job_id)
 
     def _prepare(self, job_id: str) -> None:
-        job = self._store.get_job(job_id)
-        if job is None or JobState(job.state) is not JobState.PENDING or job.chunk_total:
+        job = self._store.find_job(job_id)
+        if job is None or job.state is not JobState.PENDING or job.is_planned:
             return
         folder = self.job_dir(job_id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,7 @@ class JobPreparer:
             raise TooManyChunksError(count=len(spans), limit=self._max_chunks)
         intervals = speech_intervals(pcm, options=self._options)
         (folder / SPEECH_FILE_NAME).write_text(json.dumps([[round(a, 3), round(b, 3)] for a, b in intervals]))
-        self._store.update_job_fields(job_id, duration=pcm.duration)
+        self._store.update_job_fields(job_id, duration_seconds=pcm.duration)
         self._store.plan_chunks(job_id, spans, deadline_seconds=self._deadline_seconds)
         log.info("job %s: %.1f s of audio in %d chunk(s)", job_id, pcm.duration, len(spans))
         self._on_planned(job_id)
