@@ -293,7 +293,8 @@ class Work:
     KIND: ClassVar[MessageKind] = MessageKind.WORK
     lease_id: str = _nonempty()
     job_id: str = _nonempty()
-    chunk_id: str = _nonempty()
+    #: The coordinator's id of the chunk (its store's row id).
+    chunk_id: int
     #: 1 for the first try of this chunk, 2 for the first retry...
     attempt: int = _positive()
     model: ModelRef
@@ -316,7 +317,8 @@ class Result:
     KIND: ClassVar[MessageKind] = MessageKind.RESULT
     lease_id: str = _nonempty()
     job_id: str = _nonempty()
-    chunk_id: str = _nonempty()
+    #: The coordinator's id of the chunk (its store's row id).
+    chunk_id: int
     attempt: int = _positive()
     result: RecognitionResult
     #: Wall time on the agent from the WORK's arrival to the reply, queueing included.
@@ -332,7 +334,8 @@ class Failure:
     KIND: ClassVar[MessageKind] = MessageKind.FAILURE
     lease_id: str = _nonempty()
     job_id: str = _nonempty()
-    chunk_id: str = _nonempty()
+    #: The coordinator's id of the chunk (its store's row id).
+    chunk_id: int
     attempt: int = _positive()
     error: ErrorInfo
 

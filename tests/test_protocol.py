@@ -54,16 +54,16 @@ SAMPLES: list[Any] = [
         cpu="Intel(R) Core(TM) i5-8500, 6 cores", host="spare-pc.local", session="5e55", protocol=1,
     ),
     wire.Work(
-        lease_id="L1", job_id="J1", chunk_id="J1:0", attempt=1,
+        lease_id="L1", job_id="J1", chunk_id=17, attempt=1,
         model=wire.ModelRef(name="base-q8_0", sha256=SHA), options={"language": "vi", "beam_size": 5},
         deadline_seconds=300.0, sample_rate=16000, audio_format="pcm_s16le", audio_seconds=0.5, payload=PCM,
     ),
     wire.Result(
-        lease_id="L1", job_id="J1", chunk_id="J1:0", attempt=2, result=_result(),
+        lease_id="L1", job_id="J1", chunk_id=17, attempt=2, result=_result(),
         agent_seconds=2.5, engine_seconds=1.75,
     ),
     wire.Failure(
-        lease_id="L1", job_id="J1", chunk_id="J1:0", attempt=3,
+        lease_id="L1", job_id="J1", chunk_id=17, attempt=3,
         error=wire.ErrorInfo.from_error(EngineTimeoutError("stuck", seconds=300)),
     ),
     wire.Cancel(lease_id="L1"),
@@ -184,6 +184,8 @@ MALFORMED: dict[str, tuple[Any, type[ProtocolError]]] = {
     "work without payload": ([_frames_with(MessageKind.WORK)[0]], MalformedMessageError),
     "work with empty audio": ([_frames_with(MessageKind.WORK)[0], b""], MalformedMessageError),
     "work with half a sample": ([_frames_with(MessageKind.WORK)[0], b"\0\0\0"], MalformedMessageError),
+    "chunk id as text": (_frames_with(MessageKind.WORK, chunk_id="17"), MalformedMessageError),
+    "negative chunk id": (_frames_with(MessageKind.RESULT, chunk_id=-1), MalformedMessageError),
     "attempt as text": (_frames_with(MessageKind.WORK, attempt="1"), MalformedMessageError),
     "attempt as float": (_frames_with(MessageKind.WORK, attempt=1.5), MalformedMessageError),
     "attempt as bool": (_frames_with(MessageKind.WORK, attempt=True), MalformedMessageError),

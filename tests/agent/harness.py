@@ -162,10 +162,10 @@ class ScriptedCoordinator:
 
     def work(self, lease_id: str, *, seconds: float = 1.0, value: int = 1000, attempt: int = 1,
              model: wire.ModelRef = FAKE_MODEL, options: dict[str, Any] | None = None,
-             deadline: float = 60.0, audio: bytes | None = None) -> wire.Work:
+             deadline: float = 60.0, audio: bytes | None = None, chunk_id: int = 0) -> wire.Work:
         audio = audio if audio is not None else pcm(seconds, value=value)
         message = wire.Work(
-            lease_id=lease_id, job_id=f"job-{lease_id}", chunk_id=f"chunk-{lease_id}", attempt=attempt,
+            lease_id=lease_id, job_id=f"job-{lease_id}", chunk_id=chunk_id, attempt=attempt,
             model=model, options=options or {}, deadline_seconds=deadline,
             audio_seconds=wire.pcm_seconds(audio), payload=audio,
         )

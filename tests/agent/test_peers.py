@@ -10,7 +10,7 @@ from .harness import FAKE_MODEL
 
 def _work(lease_id: str) -> wire.Work:
     return wire.Work(
-        lease_id=lease_id, job_id="j", chunk_id=lease_id, attempt=1, model=FAKE_MODEL, options={},
+        lease_id=lease_id, job_id="j", chunk_id=0, attempt=1, model=FAKE_MODEL, options={},
         deadline_seconds=30.0, audio_seconds=0.0, payload=b"\0\0",
     )
 

@@ -46,10 +46,11 @@ def test_work_is_answered_with_a_result_carrying_its_ids(agent_factory: AgentFac
     agent = agent_factory("--engine", "fake")
     coordinator = coordinator_factory(agent.endpoint)
     coordinator.hello()
-    work = coordinator.work("lease-7", seconds=2.5, value=1234, attempt=3, options={"language": "vi"})
+    work = coordinator.work("lease-7", seconds=2.5, value=1234, attempt=3, options={"language": "vi"},
+                            chunk_id=4711)
     result = coordinator.expect(wire.Result)
     assert (result.lease_id, result.job_id, result.chunk_id, result.attempt) == (
-        "lease-7", work.job_id, work.chunk_id, 3)
+        "lease-7", work.job_id, 4711, 3)
     assert result.result.text == fake_text(work.payload)
     assert result.result.language == "vi"
     assert result.result.audio_seconds == pytest.approx(2.5)
@@ -201,7 +202,7 @@ def test_a_reconnecting_coordinator_gets_the_results_of_its_earlier_connection(
     before.hello()
     before.work("R0")
     before.work("R1")
-    agent.wait_for_log("lease R1 (job job-R1 chunk chunk-R1 attempt 1) queued")
+    agent.wait_for_log("lease R1 (job job-R1 chunk 0 attempt 1) queued")
     before.close()
     after = coordinator_factory(agent.endpoint, coordinator_id="desk-c")
     after.hello()
