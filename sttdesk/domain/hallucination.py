@@ -446,7 +446,6 @@ class HallucinationGuard:
         return 0, 0
 
 
-
 def _starts_sentence(seg: _WorkSegment, positions: list[int], begin: int) -> bool:
     """True when the token at ``begin`` starts the segment or follows the end of a sentence."""
     index = positions[begin]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["normalize_text", "normalize_words", "normalize_token", "number_to_words"]
+__all__ = ["normalize_text", "normalize_token", "normalize_words", "number_to_words"]
 
 #: Contractions with only one reading; "'s" and "'d" are ambiguous and stay.
 _CONTRACTIONS: dict[str, str] = {
@@ -48,13 +48,31 @@ _ABBREVIATIONS: dict[str, str] = {
     "dr": "doctor",
 }
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
-_EDGE_PUNCTUATION = ".,;:!?\"()[]{}«»“”"
+_EDGE_PUNCTUATION = '.,;:!?"()[]{}«»“”'
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-    "fourteen fifteen sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 #: Numbers from here on are left as digits: their spoken forms vary too much.
 _NUMBER_WORDS_LIMIT = 1_000_000
 
@@ -83,8 +101,7 @@ def _spell_number(match: re.Match[str]) -> str:
 def _strip_punctuation(text: str) -> str:
     """Replace every punctuation or symbol character by a space; keep letters, marks, digits."""
     return "".join(
-        ch if ch.isalnum() or ch.isspace() or unicodedata.category(ch).startswith("M") else " "
-        for ch in text
+        ch if ch.isalnum() or ch.isspace() or unicodedata.category(ch).startswith("M") else " " for ch in text
     )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import os
 import random
 import subprocess
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ from sttdesk.domain.transcript import Gap, InvalidTranscriptDataError, Segment, 
 from tests.conftest import SHARED_AUDIO, read_transcripts
 
 EN_DATA = Path(__file__).resolve().parent.parent / "data" / "en"
-CREATED = datetime(2025, 3, 1, 8, 30, tzinfo=timezone.utc)
+CREATED = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 #: Vietnamese sentences written for these tests (the VIVOS texts are read from ../shared when present).
 VI_SENTENCES = [
     "Xin chào các bạn, hôm nay chúng ta sẽ nói về kế hoạch phát triển sản phẩm mới của công ty.",
@@ -93,7 +94,9 @@ def parse_srt(text: str) -> list[tuple[int, int, list[str]]]:
 
 def parse_vtt(text: str) -> list[tuple[int, int, list[str]]]:
     assert text.startswith("WEBVTT\n\n")
-    return [(_ms(c.start), _ms(c.end), [html.unescape(line) for line in c.lines]) for c in webvtt.from_string(text).captions]
+    return [
+        (_ms(c.start), _ms(c.end), [html.unescape(line) for line in c.lines]) for c in webvtt.from_string(text).captions
+    ]
 
 
 _ONE_MS = srt.timedelta(milliseconds=1)
@@ -103,18 +106,19 @@ PARSERS = {"srt": parse_srt, "vtt": parse_vtt}
 def check_cues(
     cues: list[tuple[int, int, list[str]]],
     transcript: Transcript,
-    options: CueOptions = CueOptions(),
+    options: CueOptions | None = None,
     *,
     broken_words: bool = False,
 ) -> None:
     """Every rule of the layout, checked on parsed-back cues."""
+    options = options or CueOptions()
     assert cues
     for start, end, lines in cues:
         assert 1 <= len(lines) <= options.max_lines
         assert all(0 < len(line) <= options.max_line_chars for line in lines), lines
         assert all(line == line.strip() for line in lines)
         assert 0 < end - start <= options.max_cue_seconds * 1000
-    for (s1, e1, _), (s2, _, _) in zip(cues, cues[1:]):
+    for (s1, e1, _), (s2, _, _) in itertools.pairwise(cues):
         assert e1 <= s2, "cues overlap"
         assert s1 < s2, "times are not increasing"
     # Nothing is lost or invented: the cues hold the transcript's words in order.
@@ -137,7 +141,7 @@ def test_english_subtitles_follow_the_rules(fmt: str, word_times: bool) -> None:
     cues = PARSERS[fmt](export(transcript, fmt))
     check_cues(cues, transcript)
     # Short cues are stretched to about a second where the next cue leaves room.
-    short = [(s, e) for (s, e, _), (n, _, _) in zip(cues, cues[1:]) if e - s < 1000 and n - s >= 1000]
+    short = [(s, e) for (s, e, _), (n, _, _) in itertools.pairwise(cues) if e - s < 1000 and n - s >= 1000]
     assert short == []
     # Cue times come from the words: each cue starts with one of its words.
     if word_times:
@@ -290,8 +294,13 @@ def test_json_created_defaults_to_now_in_utc(english: Transcript) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["not json", "[]", '{"schema": "sttdesk.transcript/9", "duration": 1}', '{"duration": 1}',
-     '{"schema": "sttdesk.transcript/1", "duration": 1, "segments": [{"start": 0}]}'],
+    [
+        "not json",
+        "[]",
+        '{"schema": "sttdesk.transcript/9", "duration": 1}',
+        '{"duration": 1}',
+        '{"schema": "sttdesk.transcript/1", "duration": 1, "segments": [{"start": 0}]}',
+    ],
 )
 def test_bad_json_is_rejected(text: str) -> None:
     with pytest.raises(InvalidTranscriptDataError):
@@ -300,7 +309,12 @@ def test_bad_json_is_rejected(text: str) -> None:
 
 def test_merged_transcript_exports_end_to_end() -> None:
     spans = [ChunkSpan(0, 0.0, 6.0, CutKind.FORCED), ChunkSpan(1, 3.0, 10.0, CutKind.END, 3.0)]
-    words = [Word(0.3 + 0.6 * i, 0.7 + 0.6 * i, t) for i, t in enumerate("one two three four five six seven eight nine ten eleven twelve".split())]
+    words = [
+        Word(0.3 + 0.6 * i, 0.7 + 0.6 * i, t)
+        for i, t in enumerate(
+            ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+        )
+    ]
 
     def heard(span: ChunkSpan):
         from sttdesk.domain.transcript import RecognitionResult
@@ -374,9 +388,12 @@ def test_write_errors_are_typed(tmp_path: Path, english: Transcript) -> None:
 def test_full_disk_is_a_transient_error(tmp_path: Path, english: Transcript) -> None:
     mount = tmp_path / "tiny"
     mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)], capture_output=True
-    ).returncode:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)], capture_output=True, check=False
+        ).returncode
+    ):
         pytest.skip("needs root to mount a tiny tmpfs")
     try:
         with pytest.raises(ExportDiskFullError) as info:

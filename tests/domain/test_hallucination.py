@@ -16,7 +16,9 @@ from sttdesk.domain.hallucination import (
 from sttdesk.domain.transcript import RecognitionResult, Segment, Word
 
 
-def seg(text: str, start: float, end: float, *, words: bool = True, nsp: float | None = None, prob: float = 0.9) -> Segment:
+def seg(
+    text: str, start: float, end: float, *, words: bool = True, nsp: float | None = None, prob: float = 0.9
+) -> Segment:
     """A segment whose words share its span evenly."""
     tokens = text.split()
     step = (end - start) / len(tokens)

@@ -58,7 +58,7 @@ def silence_plan(words: list[Word], *, target: float = 27.0) -> list[ChunkSpan]:
     """Chunks cut in the middle of the long pauses, about ``target`` seconds each."""
     spans: list[ChunkSpan] = []
     start = 0.0
-    for before, after in zip(words, words[1:]):
+    for before, after in itertools.pairwise(words):
         if after.start - before.end > 1.0 and after.start - start >= target:
             cut = (before.end + after.start) / 2
             spans.append(ChunkSpan(len(spans), start, cut, CutKind.SILENCE))
@@ -67,7 +67,9 @@ def silence_plan(words: list[Word], *, target: float = 27.0) -> list[ChunkSpan]:
     return spans
 
 
-def forced_plan(total: float, *, length: float = 25.0, overlap: float = 3.0, kind: CutKind = CutKind.FORCED) -> list[ChunkSpan]:
+def forced_plan(
+    total: float, *, length: float = 25.0, overlap: float = 3.0, kind: CutKind = CutKind.FORCED
+) -> list[ChunkSpan]:
     """Fixed-length chunks, each repeating the last ``overlap`` seconds of the one before."""
     spans: list[ChunkSpan] = []
     start = 0.0
@@ -118,7 +120,9 @@ def chunk_result(
     return RecognitionResult(tuple(segments), "en", audio_seconds=span.duration)
 
 
-def merged(spans: list[ChunkSpan], results: dict[int, RecognitionResult], order: list[int] | None = None) -> TranscriptAssembler:
+def merged(
+    spans: list[ChunkSpan], results: dict[int, RecognitionResult], order: list[int] | None = None
+) -> TranscriptAssembler:
     assembler = TranscriptAssembler(spans, language="en", source_name="talk.wav", model="base")
     for index in order if order is not None else range(len(spans)):
         assembler.add(spans[index], results[index])
@@ -188,7 +192,8 @@ def test_a_word_heard_differently_in_the_overlap_appears_once(speech: list[Word]
     rng = random.Random(5)
     # The later chunk mishears common words in its overlap ("the" -> "a", "and" -> "an").
     results = {
-        s.index: chunk_result(s, speech, rng=rng, jitter=0.2, swap={"the": "a", "and": "an", "of": "off"}) for s in spans
+        s.index: chunk_result(s, speech, rng=rng, jitter=0.2, swap={"the": "a", "and": "an", "of": "off"})
+        for s in spans
     }
     transcript = merged(spans, results).transcript()
     out = errors(speech, transcript.text)

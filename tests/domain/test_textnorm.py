@@ -17,7 +17,10 @@ from sttdesk.domain.textnorm import normalize_text, normalize_token, normalize_w
         ("It's late, Alexey!", "it is late alexey"),
         ("We can't, they won't; you're right", "we can not they will not you are right"),
         ("I\u2019ll be there at 7", "i will be there at seven"),
-        ("In 1,250 days, 21 people and 100 dogs", "in one thousand two hundred fifty days twenty one people and one hundred dogs"),
+        (
+            "In 1,250 days, 21 people and 100 dogs",
+            "in one thousand two hundred fifty days twenty one people and one hundred dogs",
+        ),
         ("twenty-one well-known e.g. things", "twenty one well known e g things"),
         ('"Quoted" (text) -- dashes', "quoted text dashes"),
         ("Big 1234567 numbers stay", "big 1234567 numbers stay"),

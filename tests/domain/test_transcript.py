@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import unicodedata
 
@@ -68,7 +69,7 @@ def test_estimate_words_spreads_text_over_the_segment() -> None:
     assert words[0].start == pytest.approx(10.0) and words[-1].end == pytest.approx(14.0)
     # Longer words get more time; the words tile the segment without overlap.
     assert words[0].end - words[0].start > words[1].end - words[1].start
-    assert all(a.end == pytest.approx(b.start) for a, b in zip(words, words[1:]))
+    assert all(a.end == pytest.approx(b.start) for a, b in itertools.pairwise(words))
     timed = segment_from_words([Word(0, 1, "x")])
     assert estimate_words(timed) == timed.words
     assert estimate_words(Segment(0, 1, "  ")) == ()

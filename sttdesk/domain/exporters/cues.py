@@ -143,7 +143,10 @@ def _must_break(current: list[Word], word: Word, options: CueOptions) -> bool:
     if word.start - current[-1].end >= options.max_pause_seconds:
         return True
     texts = [w.text for w in current]
-    if current[-1].text.endswith(_SENTENCE_END) and len(join_words(texts)) >= _SENTENCE_BREAK_FILL * options.max_line_chars:
+    if (
+        current[-1].text.endswith(_SENTENCE_END)
+        and len(join_words(texts)) >= _SENTENCE_BREAK_FILL * options.max_line_chars
+    ):
         return True
     return _wrap([*texts, word.text], options.max_line_chars, options.max_lines) is None
 

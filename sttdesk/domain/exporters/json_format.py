@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..transcript import InvalidTranscriptDataError, Transcript
@@ -35,18 +35,18 @@ SCHEMA = "sttdesk.transcript/1"
 def to_json(transcript: Transcript, *, created: datetime | None = None, indent: int | None = 2) -> str:
     """The transcript as a ``sttdesk.transcript/1`` JSON document (UTF-8 text, not escaped)."""
     if created is None:
-        created = datetime.now(timezone.utc)
+        created = datetime.now(UTC)
     elif not isinstance(created, datetime):
         raise InvalidExportOptionError("created must be a datetime", format="JSON")
     if created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)  # naive times are taken as UTC
+        created = created.replace(tzinfo=UTC)  # naive times are taken as UTC
     if indent is not None and (not isinstance(indent, int) or indent < 0):
         raise InvalidExportOptionError("indent must be a whole number >= 0, or None", format="JSON")
     body = transcript.to_dict()
     segments = body.pop("segments")
     document: dict[str, Any] = {
         "schema": SCHEMA,
-        "created": created.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created": created.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         **body,
         "text": transcript.text,
         "segments": [{"id": number, **segment} for number, segment in enumerate(segments)],

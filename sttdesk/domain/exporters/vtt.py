@@ -10,8 +10,8 @@ from .cues import (
     DEFAULT_MAX_CUE_SECONDS,
     DEFAULT_MAX_LINE_CHARS,
     DEFAULT_MAX_LINES,
-    DEFAULT_MIN_CUE_SECONDS,
     DEFAULT_MAX_PAUSE_SECONDS,
+    DEFAULT_MIN_CUE_SECONDS,
     CueOptions,
     layout_cues,
 )
