@@ -12,19 +12,23 @@ no word is split and the merge needs no de-duplication (DESIGN.md §3):
    stays well below the speech level. When speech and floor are too close
    (constant noise, a tone, music) there is no usable contrast and the fixed
    grid below is used instead.
-3. **Speech regions**: frames above the threshold, joined across pauses shorter
-   than the minimum silence (1 s); isolated blips (a click, a cough shorter than
-   ``min_speech_seconds``) are not speech. What lies between regions, before the
-   first and after the last is silence and is never sent to an engine.
-4. **Packing**: from a chunk's start, the cut goes into the silence that gives
-   the fullest chunk not longer than the target (29.5 s); among cuts nearly as
-   full, the longest silence wins (a paragraph break beats a breath). A silence
-   of 8 s or more always ends a chunk, however short. Only when
-   no silence fits the target does a chunk grow past it, up to the maximum
-   (45 s), to reach the next silence; with none there either, it is cut at the
-   quietest moment of its last seconds before the target (a forced cut, usually
-   a short pause between words) and the next chunk starts 3 s earlier, so the
-   words at the cut are heard twice and the merge can resolve them.
+3. **Speech and phrases**: frames above the threshold, joined across pauses
+   shorter than the minimum silence (1 s), are speech; isolated blips (a click,
+   a bump shorter than ``min_speech_seconds``) are not. What lies between, before
+   the first and after the last is silence and is never sent to an engine. The
+   speech is also split into phrases at shorter pauses (from 0.4 s) that are
+   really quiet: 15 dB under the second of speech on each side, which soft
+   speech that merely dips under the threshold seldom is.
+4. **Packing**: from a chunk's start, the cut goes where it gives the fullest
+   chunk not longer than the target (29.5 s): into a silence, or into a short
+   pause if that gives at least 4 s more; among cuts nearly as full, the
+   longest silence wins (a paragraph break beats a breath). A silence of 8 s or
+   more always ends a chunk, however short. Only when no cut fits the target
+   does a chunk grow past it, up to the maximum (45 s), to reach the next
+   pause; with none there either, it is cut at the quietest moment of its last
+   seconds before the target (a forced cut) and the next chunk starts 3 s
+   earlier, so the words at the cut are heard twice and the merge can resolve
+   them.
 5. **Fixed grid**: 30 s pieces overlapping by 5 s, for signals without contrast
    or on request; pieces holding no sound are still dropped.
 
@@ -51,6 +55,8 @@ log = logging.getLogger(__name__)
 DIGITAL_SILENCE_DBFS = -100.0
 #: Frames at or below this are treated as digital silence (zeros, dither) when estimating the noise floor.
 DIGITAL_SILENCE_LIMIT_DBFS = -90.0
+#: Speech on each side of a short pause that its quietness is compared with.
+PAUSE_CONTEXT_SECONDS = 1.0
 #: Samples converted to float at a time while computing levels (bounds the memory used).
 LEVEL_BLOCK_SECONDS = 60.0
 
@@ -88,8 +94,14 @@ class ChunkerOptions:
     min_contrast_db: float = 10.0
     #: A recording whose every frame is below this level is silence: it yields no chunks.
     silence_floor_dbfs: float = -60.0
-    #: Pauses at least this long are silences that may be cut in and are not sent.
+    #: Pauses at least this long are silences: the preferred cut points, and not speech.
     min_silence_seconds: float = 1.0
+    #: Shorter pauses, down to this, are cut in too when that fills a window much better.
+    min_pause_seconds: float = 0.4
+    #: A cut in a pause shorter than a silence must give this much more chunk to be chosen.
+    pause_penalty_seconds: float = 4.0
+    #: Such a pause must be this much quieter (on average) than the second of speech on each side.
+    pause_contrast_db: float = 15.0
     #: Silences at least this long always end a chunk, so none is sent inside a chunk either.
     max_inner_silence_seconds: float = 8.0
     #: Sounds shorter than this, alone between silences, are not speech (clicks, bumps).
@@ -124,7 +136,9 @@ class ChunkerOptions:
             (0 < self.frame_seconds <= 0.1, "frame_seconds must be in (0, 0.1]"),
             (0 < self.min_chunk_seconds <= self.target_chunk_seconds <= self.max_chunk_seconds,
              "need 0 < min_chunk_seconds <= target_chunk_seconds <= max_chunk_seconds"),
-            (self.min_silence_seconds > 0, "min_silence_seconds must be positive"),
+            (0 < self.min_pause_seconds <= self.min_silence_seconds,
+             "need 0 < min_pause_seconds <= min_silence_seconds"),
+            (self.pause_penalty_seconds >= 0, "pause_penalty_seconds must not be negative"),
             (self.max_inner_silence_seconds >= self.min_silence_seconds,
              "max_inner_silence_seconds must not be shorter than min_silence_seconds"),
             (self.min_speech_seconds >= 0, "min_speech_seconds must not be negative"),
@@ -167,6 +181,8 @@ class SilenceAnalysis:
     levels: np.ndarray = field(repr=False, compare=False)
     #: Length of one frame of ``levels`` in seconds.
     frame_seconds: float = 0.01
+    #: The speech split at every pause (``min_pause_seconds``): where cuts may go.
+    phrases: tuple[Interval, ...] = ()
 
     @property
     def speech_seconds(self) -> float:
@@ -245,23 +261,50 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edges[0::2], edges[1::2]
 
 
-def _speech_frames(levels: np.ndarray, threshold: float, options: ChunkerOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Speech regions as frame index ranges: loud frames joined across short pauses, blips dropped."""
-    starts, ends = _runs(levels > threshold)
+def _join(starts: np.ndarray, ends: np.ndarray, min_gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Join consecutive ranges whose gap is shorter than ``min_gap`` frames."""
     if starts.size == 0:
         return starts, ends
-    min_silence = round(options.min_silence_seconds / options.frame_seconds)
-    pauses = starts[1:] - ends[:-1]
-    breaks = np.flatnonzero(pauses >= min_silence)
-    region_starts = np.concatenate((starts[:1], starts[breaks + 1]))
-    region_ends = np.concatenate((ends[breaks], ends[-1:]))
-    min_speech = round(options.min_speech_seconds / options.frame_seconds)
-    keep = (region_ends - region_starts) >= max(1, min_speech)
-    return region_starts[keep], region_ends[keep]
+    breaks = np.flatnonzero(starts[1:] - ends[:-1] >= min_gap)
+    return np.concatenate((starts[:1], starts[breaks + 1])), np.concatenate((ends[breaks], ends[-1:]))
+
+
+def _phrase_frames(levels: np.ndarray, threshold: float, options: ChunkerOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Phrases as frame index ranges: loud frames joined across all but real pauses, blips dropped.
+
+    A gap shorter than a silence counts as a pause only if it is much quieter
+    than the speech on both sides of it: soft speech (a trailing fricative, a
+    low vowel) can stay under the threshold for half a second, but not
+    ``pause_contrast_db`` under its neighbours.
+    """
+    fs = options.frame_seconds
+    starts, ends = _runs(levels > threshold)
+    starts, ends = _join(starts, ends, max(1, round(options.min_pause_seconds / fs)))
+    if starts.size > 1:
+        power = np.concatenate(([0.0], np.cumsum(np.power(10.0, levels.astype(np.float64) / 10.0))))
+
+        def mean_db(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+            return 10.0 * np.log10((power[last] - power[first]) / np.maximum(last - first, 1) + 1e-12)
+
+        gap_starts, gap_ends = ends[:-1], starts[1:]
+        side = round(PAUSE_CONTEXT_SECONDS / fs)
+        before = mean_db(np.maximum(gap_starts - side, 0), gap_starts)
+        after = mean_db(gap_ends, np.minimum(gap_ends + side, levels.size))
+        contrast = np.minimum(before, after) - mean_db(gap_starts, gap_ends)
+        short = (gap_ends - gap_starts) < round(options.min_silence_seconds / fs)
+        kept_gaps = np.flatnonzero(~(short & (contrast < options.pause_contrast_db)))
+        starts = np.concatenate((starts[:1], starts[kept_gaps + 1]))
+        ends = np.concatenate((ends[kept_gaps], ends[-1:]))
+    keep = (ends - starts) >= max(1, round(options.min_speech_seconds / fs))
+    return starts[keep], ends[keep]
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if values.size else DIGITAL_SILENCE_DBFS
+
+
+def _seconds(starts: np.ndarray, ends: np.ndarray, fs: float, duration: float) -> tuple[Interval, ...]:
+    return tuple((float(a * fs), min(duration, float(b * fs))) for a, b in zip(starts, ends, strict=True))
 
 
 def analyse_levels(levels: np.ndarray, duration: float, options: ChunkerOptions = ChunkerOptions()) -> SilenceAnalysis:
@@ -281,13 +324,14 @@ def analyse_levels(levels: np.ndarray, duration: float, options: ChunkerOptions 
     if speech_level - floor < options.min_contrast_db:
         loud = np.flatnonzero(levels > options.silence_floor_dbfs)
         span = (float(loud[0] * fs), min(duration, float((loud[-1] + 1) * fs)))
-        return SilenceAnalysis(duration, False, floor, speech_level, None, (span,), levels, fs)
+        return SilenceAnalysis(duration, False, floor, speech_level, None, (span,), levels, fs, (span,))
     threshold = max(options.threshold_dbfs, floor + options.noise_margin_db)
     if threshold > speech_level - options.speech_margin_db:  # a quiet recording
         threshold = max(floor + options.noise_margin_db, speech_level - options.speech_margin_db)
-    starts, ends = _speech_frames(levels, threshold, options)
-    speech = tuple((float(s * fs), min(duration, float(e * fs))) for s, e in zip(starts, ends))
-    return SilenceAnalysis(duration, True, floor, speech_level, threshold, speech, levels, fs)
+    starts, ends = _phrase_frames(levels, threshold, options)
+    phrases = _seconds(starts, ends, fs, duration)
+    speech = _seconds(*_join(starts, ends, round(options.min_silence_seconds / fs)), fs, duration)
+    return SilenceAnalysis(duration, True, floor, speech_level, threshold, speech, levels, fs, phrases)
 
 
 def _duration(source: AudioSource, sample_rate: int) -> float:
@@ -348,14 +392,16 @@ def _quietest_point(analysis: SilenceAnalysis, lo: float, hi: float, window_seco
 
 
 def _pack_speech(analysis: SilenceAnalysis, options: ChunkerOptions) -> list[tuple[float, float, CutKind, float]]:
-    """Cut the speech regions into (start, end, cut, overlap_before) chunks."""
-    if not analysis.speech:
+    """Cut the phrases into (start, end, cut, overlap_before) chunks."""
+    if not analysis.phrases:
         return []
-    starts = np.array([s for s, _ in analysis.speech])
-    ends = np.array([e for _, e in analysis.speech])
+    starts = np.array([s for s, _ in analysis.phrases])
+    ends = np.array([e for _, e in analysis.phrases])
     target, longest, shortest = options.target_chunk_seconds, options.max_chunk_seconds, options.min_chunk_seconds
-    # Gap j lies between region j and j + 1; a cut there ends one chunk and starts the next.
+    # Gap j lies between phrase j and j + 1; a cut there ends one chunk and starts the next.
     gap_lengths = starts[1:] - ends[:-1]
+    # A cut in a mere pause must win by a margin of fill over one in a real silence.
+    penalties = np.where(gap_lengths < options.min_silence_seconds, options.pause_penalty_seconds, 0.0)
     pads = np.minimum(options.padding_seconds, gap_lengths / 2)
     cut_ends = ends[:-1] + pads
     next_starts = starts[1:] - pads
@@ -379,9 +425,9 @@ def _pack_speech(analysis: SilenceAnalysis, options: ChunkerOptions) -> list[tup
         lo = int(np.searchsorted(lengths, shortest, side="left"))
         hi = int(np.searchsorted(lengths, target, side="right"))
         gap: int | None = None
-        if hi > lo:  # silences giving a chunk of min..target: the fullest, or a longer silence nearly as full
-            full = lengths[hi - 1]
-            near = np.arange(lo, hi)[lengths[lo:hi] >= full - options.silence_slack_seconds]
+        if hi > lo:  # cuts giving a chunk of min..target: the fullest, or a longer silence nearly as full
+            scores = lengths[lo:hi] - penalties[first_gap + lo:first_gap + hi]
+            near = np.arange(lo, hi)[scores >= scores.max() - options.silence_slack_seconds]
             gap = int(near[len(near) - 1 - int(np.argmax(gap_lengths[first_gap + near][::-1]))])
         elif hi < lengths.size and lengths[hi] <= longest:  # none fits: the first silence within the maximum
             gap = hi

@@ -425,12 +425,19 @@ class PcmFile:
         return self.pcm16[first:last].tobytes()
 
     def blocks(self, block_samples: int) -> Iterator[np.ndarray]:
-        """The whole file as consecutive int16 views of ``block_samples`` (the last may be shorter)."""
+        """The whole file as consecutive int16 arrays of ``block_samples`` (the last may be shorter).
+
+        Read with plain file reads rather than through the map, so a scan of a
+        long recording keeps only one block resident, not every page it touched.
+        """
         if block_samples <= 0:
             raise ValueError("block_samples must be positive")
-        data = self.pcm16
-        for first in range(0, self.samples, block_samples):
-            yield data[first:first + block_samples]
+        if self._data is None:
+            raise ValueError(f"{self.path} is closed")
+        with self.path.open("rb") as handle:
+            for first in range(0, self.samples, block_samples):
+                count = min(block_samples, self.samples - first)
+                yield np.fromfile(handle, dtype=PCM_DTYPE, count=count)
 
     def close(self) -> None:
         """Drop the memory map (arrays already returned by :meth:`read` stay valid)."""

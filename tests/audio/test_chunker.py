@@ -265,6 +265,46 @@ def test_a_quiet_recording_is_not_taken_for_silence(speech_and_long_silences: Bu
     assert len(result.chunks) == len(plan_chunks(built.samples))
 
 
+def test_short_real_pauses_are_cut_in_when_there_are_no_silences(continuous_speech: np.ndarray) -> None:
+    # Phrases of 6-8 s separated by half-second pauses: no 1 s silence anywhere.
+    rng = np.random.default_rng(5)
+    built = Built()
+    position = 0
+    while position + 8 * SAMPLE_RATE < continuous_speech.size:
+        length = round(rng.uniform(6.0, 8.0) * SAMPLE_RATE)
+        built.add(continuous_speech[position:position + length], is_speech=True)
+        built.add(silence(0.5), is_speech=False)
+        position += length
+    result = plan(built.samples)
+    chunks = list(result.chunks)
+    assert_well_formed(chunks, built.duration)
+    assert all(c.cut in (CutKind.SILENCE, CutKind.END) for c in chunks)  # no forced cut, no overlap
+    for before, after in itertools.pairwise(chunks):
+        assert any(a <= before.end <= b and a <= after.start <= b for a, b in built.silences)
+    assert all(c.duration <= DEFAULTS.target_chunk_seconds + 1e-6 for c in chunks)
+    assert_covers(chunks, built.speech)
+    # Pauses are places to cut, not silence: the speech intervals run through them.
+    assert len(result.analysis.speech) == 1
+    # With pauses not allowed as cuts, the same speech needs forced cuts.
+    strict = plan_chunks(built.samples, options=ChunkerOptions(min_pause_seconds=1.0))
+    assert any(c.cut is CutKind.FORCED for c in strict)
+
+
+@pytest.mark.parametrize(("speech_before", "expected_cut"), [(20.0, "pause"), (24.0, "silence")])
+def test_a_silence_is_preferred_to_a_pause_unless_the_pause_fills_much_more(
+    continuous_speech: np.ndarray, speech_before: float, expected_cut: str
+) -> None:
+    s = continuous_speech
+    first = s[: round(speech_before * SAMPLE_RATE)]
+    middle = s[30 * SAMPLE_RATE: round((30 + 27.0 - speech_before - 1.2) * SAMPLE_RATE)]
+    samples = np.concatenate([first, silence(1.2), middle, silence(0.5), s[60 * SAMPLE_RATE: 90 * SAMPLE_RATE]])
+    silence_at = (speech_before, speech_before + 1.2)
+    pause_at = (27.0, 27.5)
+    chunks = plan_chunks(samples)
+    low, high = silence_at if expected_cut == "silence" else pause_at
+    assert low <= chunks[0].end <= high and low <= chunks[1].start <= high
+
+
 def test_a_long_inner_silence_ends_a_chunk_even_when_both_sides_would_fit(continuous_speech: np.ndarray) -> None:
     s = continuous_speech
     samples = np.concatenate([s[: 6 * SAMPLE_RATE], silence(12.0), s[10 * SAMPLE_RATE: 18 * SAMPLE_RATE]])
@@ -384,6 +424,7 @@ def test_analysis_reports_floor_and_threshold(speech_and_long_silences: Built) -
         {"forced_overlap_seconds": 30.0},
         {"fixed_overlap_seconds": 30.0},
         {"min_silence_seconds": 0.0},
+        {"min_pause_seconds": 2.0},
         {"max_inner_silence_seconds": 0.5},
         {"noise_percentile": 100.0},
         {"mode": "sometimes"},

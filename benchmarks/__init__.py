@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory measured on real audio, written to benchmarks/results/ (never timed tests)."""
