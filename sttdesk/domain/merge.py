@@ -8,7 +8,8 @@ transcribe those seconds. A *seam* is resolved in two steps:
 
 1. A cut time is chosen inside the overlap, at the largest pause between
    words (word times of both chunks count; the overlap's edges, where a chunk's
-   audio starts or stops mid-word, are avoided).
+   audio starts or stops mid-word, are avoided, and so is any stretch only one
+   chunk transcribed: whisper often drops a chunk's last or first words).
 2. The two chunks' words near the overlap are aligned: a weighted longest
    common subsequence over case-folded words without punctuation, where equal
    words pair only when their times agree and different words only when heard
@@ -442,7 +443,9 @@ def _resolve_seam(earlier: _ChunkDone, later: _ChunkDone, *, margin: float, edge
     while b1 < len(later.tokens) and later.tokens[b1].word.start < overlap_end + margin:
         b1 += 1
     tail, head = earlier.tokens[a0:], later.tokens[:b1]
-    cut = _cut_time(tail, head, overlap_start, overlap_end, edge)
+    if not tail or not head:
+        return len(earlier.tokens), 0  # only one chunk heard anything here: keep it all
+    cut = _cut_time(tail, head, *_cut_window(tail, head, overlap_start, overlap_end, edge))
     if earlier.span.cut is CutKind.SILENCE:
         # A silence cut repeats no speech: words are split by time, nothing is aligned.
         slots = [(i, 0, t.centre) for i, t in enumerate(tail)] + [(len(tail), j, t.centre) for j, t in enumerate(head)]
@@ -466,10 +469,34 @@ def _resolve_seam(earlier: _ChunkDone, later: _ChunkDone, *, margin: float, edge
     return a0 + switch[0], switch[1]
 
 
-def _cut_time(tail: Sequence[_Token], head: Sequence[_Token], start: float, end: float, edge: float) -> float:
-    """The middle of the longest pause inside the overlap, words of both chunks counted."""
+def _cut_window(
+    tail: Sequence[_Token], head: Sequence[_Token], start: float, end: float, edge: float
+) -> tuple[float, float]:
+    """Where the cut may go: inside the overlap, where both chunks heard words.
+
+    Whisper often stops a little before a chunk's end or starts a little after
+    its beginning; words only one chunk heard there must come from that chunk,
+    so the cut stays after the later chunk's first word and before the earlier
+    chunk's last. The overlap's edges are avoided when that leaves room.
+    """
+    # Word centres, not edges: the slots are placed by centre, and two chunks'
+    # times for one word straddling the cut may overlap by a jitter's width.
+    heard_until = max(t.centre for t in tail)
+    heard_from = min(t.centre for t in head)
+    if heard_until <= heard_from:
+        middle = (heard_until + heard_from) / 2
+        return middle, middle  # nobody heard anything twice: any cut between keeps all
     inset = min(edge, (end - start) / 4)
-    lo, hi = start + inset, end - inset
+    lo, hi = max(start + inset, heard_from), min(end - inset, heard_until)
+    if lo >= hi:
+        lo, hi = max(start, heard_from), min(end, heard_until)
+    return lo, hi
+
+
+def _cut_time(tail: Sequence[_Token], head: Sequence[_Token], lo: float, hi: float) -> float:
+    """The middle of the longest pause between ``lo`` and ``hi``, words of both chunks counted."""
+    if hi <= lo:
+        return lo
     spans = sorted(
         (max(t.word.start, lo), min(t.word.end, hi)) for t in (*tail, *head) if t.word.end > lo and t.word.start < hi
     )
@@ -478,7 +505,7 @@ def _cut_time(tail: Sequence[_Token], head: Sequence[_Token], start: float, end:
     for gap_start, gap_end in _free_spans(spans, lo, hi):
         length = gap_end - gap_start
         middle = (gap_start + gap_end) / 2
-        # Equal pauses (or none at all) go to the one nearest the overlap's centre.
+        # Equal pauses (or none at all) go to the one nearest the window's centre.
         if length > best_length + 1e-9 or (
             abs(length - best_length) <= 1e-9 and abs(middle - centre) < abs(best_cut - centre)
         ):
@@ -499,19 +526,25 @@ def _free_spans(spans: Sequence[tuple[float, float]], lo: float, hi: float) -> l
     return free
 
 
-#: Alignment scores: the same word heard by both chunks, and one word heard differently.
-_SAME_WORD_SCORE = 2.0
+#: Alignment scores: the same word heard by both chunks is worth between 1 and 2 (more
+#: the closer their times), one word heard differently at most 0.5 (less the further
+#: apart): a repeated word seconds away or a chain of near misses never outweighs
+#: the pairing whose times agree.
+_SAME_WORD_SCORE = 1.0
 _MISHEARD_SCORE = 0.5
-#: Among equal words, closer times win (per second apart).
-_SHIFT_PENALTY = 0.1
 
 
-def _pair_score(a: _Token, b: _Token) -> float | None:
-    """How much aligning ``a`` with ``b`` is worth; None when they cannot be one word."""
-    if a.key == b.key and abs(a.centre - b.centre) <= _MAX_SHIFT:
-        return _SAME_WORD_SCORE - _SHIFT_PENALTY * abs(a.centre - b.centre)
-    if _heard_together(a.word, b.word):
-        return _MISHEARD_SCORE
+def _pair_score(a: _Token, b: _Token, mutual: tuple[float, float]) -> float | None:
+    """How much aligning ``a`` with ``b`` is worth; None when they cannot be one word.
+
+    Different words pair only inside ``mutual``, the stretch both chunks
+    transcribed: outside it a word has no counterpart to be misheard as.
+    """
+    shift = abs(a.centre - b.centre)
+    if a.key == b.key and shift <= _MAX_SHIFT:
+        return _SAME_WORD_SCORE * (2.0 - shift / _MAX_SHIFT)
+    if a.word.end > mutual[0] and b.word.start < mutual[1] and shift < _MISHEARD_SHIFT:
+        return _MISHEARD_SCORE * (1.0 - shift / _MISHEARD_SHIFT)
     return None
 
 
@@ -527,12 +560,13 @@ def _slots(tail: Sequence[_Token], head: Sequence[_Token]) -> list[tuple[int, in
     own, in time order.
     """
     n, m = len(tail), len(head)
+    mutual = (head[0].word.start, max(t.word.end for t in tail)) if tail and head else (0.0, 0.0)
     score = [[0.0] * (m + 1) for _ in range(n + 1)]
     for i in range(1, n + 1):
         row, above = score[i], score[i - 1]
         for j in range(1, m + 1):
             best = max(above[j], row[j - 1])
-            pair = _pair_score(tail[i - 1], head[j - 1])
+            pair = _pair_score(tail[i - 1], head[j - 1], mutual)
             if pair is not None:
                 best = max(best, above[j - 1] + pair)
             row[j] = best
@@ -540,7 +574,7 @@ def _slots(tail: Sequence[_Token], head: Sequence[_Token]) -> list[tuple[int, in
     pairs: list[tuple[int, int]] = []
     i, j = n, m
     while i > 0 and j > 0:
-        pair = _pair_score(tail[i - 1], head[j - 1])
+        pair = _pair_score(tail[i - 1], head[j - 1], mutual)
         if pair is not None and math.isclose(score[i][j], score[i - 1][j - 1] + pair):
             pairs.append((i - 1, j - 1))
             i, j = i - 1, j - 1
@@ -572,11 +606,6 @@ def _unpaired_slots(
             slots.append((i, j, head[j].centre))
             j += 1
     return slots
-
-
-def _heard_together(a: Word, b: Word) -> bool:
-    """True when two different words are close enough in time to be one word misheard."""
-    return abs((a.start + a.end) / 2 - (b.start + b.end) / 2) <= _MISHEARD_SHIFT
 
 
 # --- building segments -------------------------------------------------------------------
