@@ -42,6 +42,7 @@ __all__ = [
     "InvalidGuardOptionError",
     "InvalidSpeechIntervalError",
     "PhantomPhrase",
+    "validate_speech_intervals",
 ]
 
 log = logging.getLogger(__name__)
@@ -320,7 +321,7 @@ class HallucinationGuard:
         timeline as ``result`` (relative to the chunk). ``None`` means unknown and
         skips the silence check; an empty list means the audio is all silence.
         """
-        intervals = None if speech is None else _validated(speech)
+        intervals = None if speech is None else validate_speech_intervals(speech)
         report = GuardReport()
         work: list[_WorkSegment] = []
         for segment in result.segments:
@@ -460,7 +461,8 @@ def _segment_key(seg: _WorkSegment) -> str:
     return " ".join(t for t in (normalize_token(w.text) for w in seg.kept_words) if t)
 
 
-def _validated(speech: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+def validate_speech_intervals(speech: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``speech`` as a list of (start, end) floats; raises InvalidSpeechIntervalError on anything else."""
     intervals: list[tuple[float, float]] = []
     for item in speech:
         try:

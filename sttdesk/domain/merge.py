@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 
 from .chunks import ChunkSpan, CutKind
 from .errors import PermanentError, SttdeskError
-from .hallucination import GuardReport, HallucinationGuard
+from .hallucination import GuardReport, HallucinationGuard, validate_speech_intervals
 from .textnorm import normalize_token
 from .transcript import (
     PENDING_GAP_CODE,
@@ -61,6 +61,7 @@ __all__ = [
     "DEFAULT_SEAM_MARGIN",
     "InvalidChunkPlanError",
     "InvalidChunkResultError",
+    "InvalidMergeOptionError",
     "TranscriptAssembler",
     "UnknownChunkError",
     "merge_word_count_baseline",
@@ -92,6 +93,14 @@ class InvalidChunkPlanError(PermanentError):
     code = "invalid_chunk_plan"
     message_en = "Invalid chunk plan: {detail}"
     message_vi = "Kế hoạch chia đoạn không hợp lệ: {detail}"
+
+
+class InvalidMergeOptionError(PermanentError):
+    """A merge tuning value is out of range."""
+
+    code = "invalid_merge_option"
+    message_en = "Invalid transcript merge setting: {detail}"
+    message_vi = "Thiết lập ghép bản chép lời không hợp lệ: {detail}"
 
 
 class UnknownChunkError(PermanentError):
@@ -193,7 +202,10 @@ class TranscriptAssembler:
         self._source_name = source_name
         self._model = model
         self._guard = guard
-        self._speech = None if speech is None else sorted((float(a), float(b)) for a, b in speech)
+        self._speech = None if speech is None else sorted(validate_speech_intervals(speech))
+        for name, value in (("seam_margin", seam_margin), ("edge_seconds", edge_seconds)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise InvalidMergeOptionError(f"{name} must be a number of seconds >= 0, not {value!r}")
         self._margin = seam_margin
         self._edge = edge_seconds
         self._done: dict[int, _ChunkDone] = {}

@@ -13,10 +13,11 @@ import pytest
 
 from sttdesk.domain.chunks import ChunkSpan, CutKind
 from sttdesk.domain.errors import TransientError
-from sttdesk.domain.hallucination import HallucinationGuard
+from sttdesk.domain.hallucination import HallucinationGuard, InvalidSpeechIntervalError
 from sttdesk.domain.merge import (
     InvalidChunkPlanError,
     InvalidChunkResultError,
+    InvalidMergeOptionError,
     TranscriptAssembler,
     UnknownChunkError,
     merge_word_count_baseline,
@@ -462,6 +463,19 @@ def test_non_finite_times_in_a_result_are_rejected() -> None:
         assembler.add(spans[0], bad)
     assert "chunk 0" in info.value.user_message("en") or "0" in info.value.user_message("en")
     assert assembler.done_count == 0
+
+
+def test_bad_tuning_and_speech_intervals_are_rejected() -> None:
+    spans = [ChunkSpan(0, 0.0, 10.0)]
+    with pytest.raises(InvalidMergeOptionError) as info:
+        TranscriptAssembler(spans, seam_margin=-1)
+    assert info.value.code == "invalid_merge_option" and "seam_margin" in info.value.user_message("vi")
+    with pytest.raises(InvalidMergeOptionError):
+        TranscriptAssembler(spans, edge_seconds=float("nan"))
+    with pytest.raises(InvalidSpeechIntervalError):
+        TranscriptAssembler(spans, speech=[(5.0, 1.0)])
+    with pytest.raises(InvalidChunkPlanError):
+        TranscriptAssembler(spans, duration=-3)
 
 
 def test_baseline_rejects_a_bad_rate() -> None:
