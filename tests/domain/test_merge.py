@@ -242,6 +242,12 @@ def test_real_whisper_chunks_merge_without_seam_errors() -> None:
     assert ours.insertions <= 3 and ours.deletions <= 4
     words = normalize_text(merged(spans, results).transcript().text).split()
     assert not any(a == b == c for a, b, c in zip(words, words[1:], words[2:]))
+    # The hallucination guard finds nothing to drop in real speech.
+    guarded = TranscriptAssembler(spans, guard=HallucinationGuard())
+    for span in spans:
+        guarded.add(span, results[span.index])
+    assert guarded.guard_report().total == 0
+    assert guarded.transcript().text == merged(spans, results).transcript().text
 
 
 def test_time_merge_beats_the_word_count_baseline(speech: list[Word]) -> None:
