@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -191,19 +191,21 @@ class JobService:
     def transcript(self, job_id: str, *, partial: bool = True) -> Transcript:
         """The merged transcript of the finished chunks (all of them once COMPLETED)."""
         job = self._require(job_id)
-        speech = self._preparer.speech(job_id)
-        silences = _silences(speech, job.duration_seconds or 0.0) if speech is not None else None
+        chunks = self._store.chunks_of(job_id)
+        # Halves of split chunks share their parent's index: number them by transcript order.
+        spans = [replace(chunk.span, index=position) for position, chunk in enumerate(chunks)]
         assembler = TranscriptAssembler(
-            duration=job.duration_seconds or 0.0, source_name=job.display_name, model=job.model_name,
-            language=job.language_detected or job.language_requested,
+            spans, duration=job.duration_seconds, source_name=job.display_name, model=job.model_name,
+            language=job.language_detected or job.language_requested, guard=self._guard,
+            speech=self._preparer.speech(job_id),
         )
-        for chunk in self._store.chunks_of(job_id):
+        for span, chunk in zip(spans, chunks):
             result = chunk.result() if chunk.state is ChunkState.DONE else None
             if result is not None:
-                cleaned, report = self._guard.clean(result, offset=chunk.start, silences=silences)
-                assembler.add(chunk.span, cleaned, report=report)
+                assembler.add(span, result)
             elif chunk.state is ChunkState.FAILED:
-                assembler.mark_failed(chunk.span, chunk.error)
+                error = chunk.error or ErrorInfo("error", "", "")
+                assembler.mark_failed(span, StoredError(error))
         return assembler.transcript(partial=partial)
 
     def audio_path(self, job_id: str) -> Path:
@@ -347,14 +349,11 @@ class JobService:
         )
 
 
-def _silences(speech: list[tuple[float, float]], duration: float) -> list[tuple[float, float]]:
-    """The complement of the speech intervals within [0, duration]."""
-    silences = []
-    cursor = 0.0
-    for start, end in speech:
-        if start > cursor:
-            silences.append((cursor, start))
-        cursor = max(cursor, end)
-    if duration > cursor:
-        silences.append((cursor, duration))
-    return silences
+class StoredError(SttdeskError):
+    """A chunk's failure as the store kept it, with its original code and messages."""
+
+    def __init__(self, info: ErrorInfo) -> None:
+        self.code = info.code  # type: ignore[misc]
+        self.message_en = info.message_en  # type: ignore[misc]
+        self.message_vi = info.message_vi  # type: ignore[misc]
+        super().__init__(info.message_en)
