@@ -67,7 +67,8 @@ FORMATS: dict[str, tuple[str, list[str]]] = {
 
 #: Other chunker settings whose plans are compared with the default on the same audio (not timed).
 PLAN_VARIANTS: dict[str, dict[str, Any]] = {
-    "max 30 s: forced cuts instead of 30-45 s chunks": {"max_chunk_seconds": 30.0},
+    "cuts in 1 s silences only (no short pauses)": {"min_pause_seconds": 1.0},
+    "same, and no chunk past 30 s (forced cuts)": {"min_pause_seconds": 1.0, "max_chunk_seconds": 30.0},
     "fixed 30 s / 5 s overlap": {"mode": "fixed"},
 }
 
