@@ -18,6 +18,8 @@ def cli(verbose: int) -> None:
     """Offline speech-to-text for English and Vietnamese."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # the scheduler's own bookkeeping is noise for users, even with -v
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
 
 
 def _register() -> None:

@@ -29,6 +29,8 @@ class AgentLink:
     hello_sent: float | None = None
     #: Set when the agent stopped answering; cleared by its next READY.
     lost: bool = False
+    #: The agent process's run id from READY: a new one means it restarted.
+    session: str | None = None
 
     @property
     def ready(self) -> bool:

@@ -295,11 +295,17 @@ class Coordinator:
     def _handle(self, link: AgentLink, message: Any) -> None:
         if isinstance(message, wire.Ready):
             was_lost = link.lost
+            if link.session is not None and link.session != message.session and link.leases:
+                # the agent restarted: the leases it had died with its old process
+                log.warning("agent %s restarted; its %d lease(s) go back to the queue",
+                            link.endpoint, len(link.leases))
+                self._leases.agent_lost(link)
+            link.session = message.session
             link.agent_id = message.agent_id
             link.name = message.agent_name
             link.slots = max(0, int(message.slots))
             link.threads = int(message.threads)
-            link.models = {m["name"]: m.get("sha256") or "" for m in message.models}
+            link.models = {m.name: m.sha256 for m in message.models}
             link.lost = False
             log.info("agent %s ready at %s: %d slot(s) x %d thread(s), models %s",
                      link.name, link.endpoint, link.slots, link.threads, sorted(link.models))
@@ -310,18 +316,18 @@ class Coordinator:
         elif isinstance(message, wire.Result):
             outcome = self._leases.complete(
                 link, lease_id=message.lease_id, chunk_id=message.chunk_id, attempt=message.attempt,
-                result=message.result, engine_seconds=message.engine_seconds,
+                result=message.result.to_dict(), engine_seconds=message.engine_seconds,
                 agent_seconds=message.agent_seconds,
             )
             self._on_event("chunk_result", {"job_id": message.job_id, "chunk_id": message.chunk_id,
                                             "agent_id": link.agent_id, "outcome": outcome})
         elif isinstance(message, wire.Failure):
             self._leases.fail(link, lease_id=message.lease_id, chunk_id=message.chunk_id,
-                              attempt=message.attempt, error=AttemptError.from_dict(message.error))
+                              attempt=message.attempt, error=AttemptError.from_dict(message.error.to_dict()))
             self._on_event("chunk_attempt_failed", {"job_id": message.job_id,
                                                     "chunk_id": message.chunk_id,
                                                     "agent_id": link.agent_id,
-                                                    "code": message.error.get("code")})
+                                                    "code": message.error.code})
         elif isinstance(message, wire.Released):
             self._leases.release(link, message.lease_ids)
         elif isinstance(message, wire.Bye):
@@ -363,7 +369,7 @@ def work_message(order: WorkOrder) -> Any:
         job_id=order.job_id,
         chunk_id=order.chunk_id,
         attempt=order.attempt,
-        model={"name": order.model.name, "sha256": order.model.sha256 or ""},
+        model=wire.ModelRef(name=order.model.name, sha256=order.model.sha256 or ""),
         options=order.options,
         deadline_seconds=order.deadline_seconds,
         sample_rate=16000,

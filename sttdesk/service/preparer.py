@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..audio.chunker import ChunkerOptions, plan_chunks, speech_intervals
+from ..audio.chunker import ChunkerOptions, plan
 from ..audio.decode import PcmFile, decode_to_pcm
 from ..domain.errors import PermanentError, SttdeskError
 from ..domain.jobs import JobState
@@ -112,13 +112,16 @@ class JobPreparer:
         pcm_path = folder / PCM_FILE_NAME
         if not pcm_path.exists():
             decode_to_pcm(Path(job.source_path), pcm_path)
-        pcm = PcmFile(pcm_path)
-        spans = plan_chunks(pcm, options=self._options)
+        with PcmFile(pcm_path) as pcm:
+            chunk_plan = plan(pcm, options=self._options)
+            duration = pcm.duration
+        spans = list(chunk_plan.chunks)
         if len(spans) > self._max_chunks:
             raise TooManyChunksError(count=len(spans), limit=self._max_chunks)
-        intervals = speech_intervals(pcm, options=self._options)
-        (folder / SPEECH_FILE_NAME).write_text(json.dumps([[round(a, 3), round(b, 3)] for a, b in intervals]))
-        self._store.update_job_fields(job_id, duration_seconds=pcm.duration)
+        speech = [[round(a, 3), round(b, 3)] for a, b in chunk_plan.analysis.speech]
+        (folder / SPEECH_FILE_NAME).write_text(json.dumps(speech))
+        self._store.update_job_fields(job_id, duration_seconds=duration)
         self._store.plan_chunks(job_id, spans, deadline_seconds=self._deadline_seconds)
-        log.info("job %s: %.1f s of audio in %d chunk(s)", job_id, pcm.duration, len(spans))
+        log.info("job %s: %.1f s of audio in %d %s chunk(s)", job_id, duration, len(spans),
+                 chunk_plan.mode.value)
         self._on_planned(job_id)
