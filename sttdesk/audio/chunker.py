@@ -76,7 +76,7 @@ class ChunkingMode(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class ChunkerOptions:
-    """Tuning of the chunker; the defaults are the seed's values (DESIGN.md §3)."""
+    """Tuning of the chunker; defaults are the seed's values (DESIGN.md §3) where it names one."""
 
     #: Cut strategy; see :class:`ChunkingMode`.
     mode: ChunkingMode = ChunkingMode.HYBRID
