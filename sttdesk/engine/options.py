@@ -138,9 +138,7 @@ class DecodeOptions:
             isinstance(code, str) and code.strip() for code in self.auto_languages
         ):
             raise InvalidDecodeOptionsError("auto_languages must be a list of language codes")
-        object.__setattr__(
-            self, "auto_languages", tuple(code.strip().lower() for code in self.auto_languages)
-        )
+        object.__setattr__(self, "auto_languages", tuple(code.strip().lower() for code in self.auto_languages))
 
     @property
     def greedy(self) -> bool:

@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 
 from sttdesk.domain.errors import UnsupportedLanguageError
-from sttdesk.engine.options import DEFAULT_AUTO_LANGUAGES, DecodeOptions, InvalidDecodeOptionsError
+from sttdesk.engine.options import (
+    DEFAULT_AUTO_LANGUAGES,
+    DecodeOptions,
+    InvalidDecodeOptionsError,
+)
 
 
 def test_defaults_decode_greedily_without_cross_chunk_context() -> None:
