@@ -17,6 +17,10 @@ class AgentLink:
     #: Filled in from the agent's READY message.
     agent_id: str | None = None
     name: str = ""
+    host: str = ""
+    cpu: str = ""
+    #: The sttdesk version the agent runs.
+    version: str = ""
     slots: int = 0
     threads: int = 0
     #: Model name -> sha256 of the models the agent has.
@@ -27,6 +31,8 @@ class AgentLink:
     last_seen: float | None = None
     #: When HELLO was last sent, to repeat it until the agent answers.
     hello_sent: float | None = None
+    #: A HELLO is unanswered: the next READY is its answer, any other READY came unasked.
+    awaiting_ready: bool = False
     #: Set when the agent stopped answering; cleared by its next READY.
     lost: bool = False
     #: The agent process's run id from READY: a new one means it restarted.
@@ -47,6 +53,7 @@ class AgentLink:
         return self.last_seen is not None and now - self.last_seen > interval * liveness
 
     def has_model(self, name: str, sha256: str | None) -> bool:
+        """Whether the agent announced model ``name`` (with exactly this sha256, when given)."""
         if name not in self.models:
             return False
         return sha256 is None or not self.models[name] or self.models[name] == sha256

@@ -6,6 +6,11 @@ ZeroMQ Guide's habit). The owner thread connects one DEALER socket per agent,
 says HELLO until the agent answers READY, keeps heartbeats going both ways,
 hands chunks out through the :class:`LeaseManager` whenever an agent has a
 free slot, and settles every RESULT, FAILURE and silence it sees.
+
+Whatever an agent sends, the loop survives it: undecodable frames are logged
+(rate-limited), answered with ERROR and dropped; a message that fails while
+being handled is logged and dropped; and an error in one loop turn (the store
+briefly locked, say) is logged and the next turn goes on.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import numpy as np
 import zmq
 
 from .. import protocol as wire
-from ..protocol import HEARTBEAT_INTERVAL, ProtocolError
+from ..protocol import HEARTBEAT_INTERVAL, HEARTBEAT_LIVENESS, ProtocolError
 from .agents import AgentLink
 from .leasing import AttemptError, LeaseManager, WorkOrder
 
@@ -31,6 +36,15 @@ log = logging.getLogger(__name__)
 
 #: Longest the owner thread sleeps when nothing happens (seconds).
 IDLE_POLL_SECONDS = 0.25
+#: After a loop turn failed, the next one waits this long, so a lasting fault does not spin.
+ERROR_PAUSE_SECONDS = 0.5
+#: Messages read from one agent per loop turn, so no agent can starve the others.
+READ_BATCH = 100
+#: Messages queued per agent socket before sends to it fail.
+SEND_HWM = 1000
+#: Warnings about one agent's rejected messages logged per window; the rest are counted.
+WARNING_LIMIT = 20
+WARNING_WINDOW_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +61,51 @@ class AgentStatus:
     threads: int
     models: tuple[str, ...]
     last_seen: float | None
+    #: The agent process's run id from its last READY (a new one: it restarted).
+    session: str | None = None
 
 
-def make_coordinator_socket(ctx: zmq.Context, endpoint: str) -> zmq.Socket:
-    """A DEALER socket connected to one agent (the one place sockets are configured)."""
+class _WarningBudget:
+    """At most ``limit`` warnings per ``window`` seconds for one agent; the rest are counted."""
+
+    def __init__(self, clock: Callable[[], float], *, limit: int = WARNING_LIMIT,
+                 window: float = WARNING_WINDOW_SECONDS) -> None:
+        self._clock = clock
+        self._limit = limit
+        self._window = window
+        self._started = clock()
+        self._count = 0
+        self._suppressed = 0
+
+    def allow(self, endpoint: str) -> bool:
+        """Whether one more warning may be logged now (logs the summary of a finished window)."""
+        now = self._clock()
+        if now - self._started >= self._window:
+            if self._suppressed:
+                log.warning("%d more rejected message(s) from agent %s in the last %.0f s were not logged",
+                            self._suppressed, endpoint, self._window)
+            self._started, self._count, self._suppressed = now, 0, 0
+        if self._count < self._limit:
+            self._count += 1
+            return True
+        self._suppressed += 1
+        return False
+
+
+def make_coordinator_socket(ctx: zmq.Context, endpoint: str, routing_id: bytes) -> zmq.Socket:
+    """A DEALER socket connected to one agent (the one place sockets are configured).
+
+    The routing id is the coordinator's id: the agent's ROUTER hands a reconnected
+    socket the old one's place, so replies to leases already out still reach us.
+    """
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.ROUTING_ID, routing_id)
     sock.setsockopt(zmq.RECONNECT_IVL, int(wire.RECONNECT_INTERVAL * 1000))
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, int(wire.RECONNECT_INTERVAL_MAX * 1000))
-    sock.setsockopt(zmq.SNDHWM, 1000)
+    sock.setsockopt(zmq.SNDHWM, SEND_HWM)
+    # Frames far beyond any valid message cut the connection before they fill memory;
+    # smaller oversized frames reach the decoder, which rejects them with a reason.
     sock.setsockopt(zmq.MAXMSGSIZE, wire.MAX_HEADER_BYTES + wire.MAX_PAYLOAD_BYTES + 1024)
     sock.connect(endpoint)
     return sock
@@ -80,6 +130,7 @@ class Coordinator:
         self._clock = clock
         self._on_event = on_event or (lambda kind, data: None)
         self._ctx = context or zmq.Context.instance()
+        self._routing_id = self.coordinator_id.encode()
         self._commands: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue()
         self._wake_address = f"inproc://coordinator-wake-{self.coordinator_id}-{id(self)}"
         self._wake_lock = threading.Lock()
@@ -88,6 +139,10 @@ class Coordinator:
         self._running = threading.Event()
         self._links: dict[str, AgentLink] = {}
         self._sockets: dict[str, zmq.Socket] = {}
+        self._warnings: dict[str, _WarningBudget] = {}
+        self._poller: zmq.Poller | None = None
+        #: Something changed that may let a chunk go out (a free slot, new work, a sweep).
+        self._dispatch_due = True
         self._status_lock = threading.Lock()
         self._status: list[AgentStatus] = []
 
@@ -104,35 +159,52 @@ class Coordinator:
             raise RuntimeError("coordinator thread did not start")
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Say BYE to every agent, close the sockets and end the owner thread."""
+        """Say BYE to every agent, hand its running leases back to the queue and end the thread.
+
+        The leases go back unused (no attempt counted): the agents drop a departed
+        coordinator's work, and stopping is not the chunks' fault.
+        """
         if self._thread is None:
             return
         self._post("stop")
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("coordinator thread did not stop within %.0f s", timeout)
         self._thread = None
         with self._wake_lock:
             if self._wake_sender is not None:
                 self._wake_sender.close(0)
                 self._wake_sender = None
 
+    @property
+    def running(self) -> bool:
+        """Whether the owner thread is alive."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
     def add_agent(self, endpoint: str, *, local: bool = False) -> None:
         """Connect to an agent at ``endpoint`` (e.g. ``tcp://127.0.0.1:7878``)."""
         self._post("add", endpoint, local)
 
-    def remove_agent(self, endpoint: str) -> None:
-        """Disconnect from an agent; its leases go back to the queue."""
-        self._post("remove", endpoint)
+    def remove_agent(self, endpoint: str, *, crashed: bool = False) -> None:
+        """Disconnect from an agent.
+
+        ``crashed``: the agent died (the local pool saw its process exit): its leases count
+        as failed attempts (``lease_expired``, reason ``agent_lost``) and a crash is recorded.
+        Otherwise its leases go back to the queue unused.
+        """
+        self._post("remove", endpoint, crashed)
 
     def wake(self) -> None:
         """Something changed in the store (new chunks, a retry woke up): dispatch now."""
         self._post("dispatch")
 
     def sweep(self) -> None:
-        """Settle leases past their deadline (called by the timer service)."""
+        """Settle leases past their deadline and requeue ended backoffs (called by the timers)."""
         self._post("sweep")
 
     def cancel_job(self, job_id: str) -> None:
-        """Tell agents to drop the leases of a cancelled or paused job."""
+        """Tell agents to drop the leases of a cancelled job; they go back to the queue unused."""
         self._post("cancel_job", job_id)
 
     def agents(self) -> list[AgentStatus]:
@@ -166,33 +238,59 @@ class Coordinator:
         self._running.set()
         ready.set()
         next_beat = self._clock()
+        pause = 0.0
         try:
             while self._running.is_set():
-                timeout = max(0.0, min(IDLE_POLL_SECONDS, next_beat - self._clock()))
-                events = dict(poller.poll(timeout * 1000))
-                if wake in events:
-                    while True:
-                        try:
-                            wake.recv(zmq.NOBLOCK)
-                        except zmq.Again:
-                            break
-                self._drain_commands()
-                for endpoint, sock in list(self._sockets.items()):
-                    if sock in events:
-                        self._read_agent(endpoint, sock)
-                now = self._clock()
-                if now >= next_beat:
-                    self._heartbeat(now)
-                    next_beat = now + HEARTBEAT_INTERVAL
-                self._dispatch()
-                self._publish_status()
-        except Exception:  # the loop must never die silently
-            log.exception("coordinator loop crashed")
-            raise
+                timeout = pause or max(0.0, min(IDLE_POLL_SECONDS, next_beat - self._clock()))
+                pause = 0.0
+                try:
+                    events = dict(poller.poll(timeout * 1000))
+                    if wake in events:
+                        self._drain_wake(wake)
+                    self._drain_commands()
+                    if not self._running.is_set():
+                        break
+                    for endpoint, sock in list(self._sockets.items()):
+                        if sock in events:
+                            self._read_agent(endpoint, sock)
+                    now = self._clock()
+                    if now >= next_beat:
+                        next_beat = now + HEARTBEAT_INTERVAL
+                        self._heartbeat(now)
+                        self._dispatch_due = True  # also catches work added without a wake()
+                    if self._dispatch_due:
+                        self._dispatch_due = False
+                        self._dispatch()
+                    self._publish_status()
+                except Exception:
+                    # The loop must outlive any one fault (a locked store, a bug in a handler):
+                    # log it, and try again shortly.
+                    log.exception("coordinator loop turn failed")
+                    self._dispatch_due = True
+                    pause = ERROR_PAUSE_SECONDS
         finally:
-            for endpoint in list(self._sockets):
-                self._disconnect(endpoint, say_bye=True)
+            self._shutdown()
             wake.close(0)
+            self._running.clear()
+
+    @staticmethod
+    def _drain_wake(wake: zmq.Socket) -> None:
+        while True:
+            try:
+                wake.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+
+    def _shutdown(self) -> None:
+        for endpoint in list(self._sockets):
+            link = self._links.get(endpoint)
+            try:
+                if link is not None and link.leases:
+                    self._leases.release(link, list(link.leases))
+            except Exception:
+                log.exception("could not hand back the leases of agent %s", endpoint)
+            self._disconnect(endpoint)
+        self._publish_status()
 
     def _drain_commands(self) -> None:
         while True:
@@ -202,35 +300,40 @@ class Coordinator:
                 return
             if command == "stop":
                 self._running.clear()
-            elif command == "add":
+                return
+            if command == "add":
                 self._connect(*args)
             elif command == "remove":
-                self._disconnect(args[0], say_bye=True)
+                self._remove(*args)
             elif command == "sweep":
-                expired = self._leases.expire_overdue()
-                if expired:
-                    log.info("%d lease(s) expired", expired)
-                self._leases.wake_retries()
+                self._sweep()
             elif command == "cancel_job":
-                for lease_id in self._leases.leases_of_job(args[0]):
-                    endpoint = self._leases.owner_of(lease_id)
-                    if endpoint in self._sockets:
-                        self._send(endpoint, wire.Cancel(lease_id=lease_id))
-            # "dispatch" needs nothing: every loop turn dispatches
+                self._cancel_job(args[0])
+            self._dispatch_due = True
+
+    # --- agent links -----------------------------------------------------------
 
     def _connect(self, endpoint: str, local: bool) -> None:
-        if endpoint in self._sockets:
+        if endpoint in self._links:
             return
-        sock = make_coordinator_socket(self._ctx, endpoint)
-        self._sockets[endpoint] = sock
         self._links[endpoint] = AgentLink(endpoint=endpoint, local=local)
-        self._poller.register(sock, zmq.POLLIN)
-        self._say_hello(self._links[endpoint])
+        try:
+            self._open_socket(endpoint)
+        except zmq.ZMQError as exc:
+            del self._links[endpoint]
+            log.error("cannot connect to agent %s: %s", endpoint, exc)
+            return
         log.info("connecting to agent %s", endpoint)
 
-    def _disconnect(self, endpoint: str, *, say_bye: bool) -> None:
+    def _open_socket(self, endpoint: str) -> None:
+        assert self._poller is not None
+        sock = make_coordinator_socket(self._ctx, endpoint, self._routing_id)
+        self._sockets[endpoint] = sock
+        self._poller.register(sock, zmq.POLLIN)
+        self._say_hello(self._links[endpoint])
+
+    def _close_socket(self, endpoint: str, *, say_bye: bool) -> None:
         sock = self._sockets.pop(endpoint, None)
-        link = self._links.pop(endpoint, None)
         if sock is None:
             return
         if say_bye:
@@ -238,53 +341,85 @@ class Coordinator:
                 sock.send_multipart(wire.encode(wire.Bye(reason="coordinator leaving")), zmq.NOBLOCK)
             except zmq.ZMQError:
                 pass
+        assert self._poller is not None
         self._poller.unregister(sock)
         sock.close(0)
-        if link is not None and link.leases:
-            self._leases.agent_lost(link)
+
+    def _disconnect(self, endpoint: str) -> None:
+        self._close_socket(endpoint, say_bye=True)
+        self._links.pop(endpoint, None)
+        self._warnings.pop(endpoint, None)
+
+    def _remove(self, endpoint: str, crashed: bool) -> None:
+        link = self._links.get(endpoint)
+        if link is None:
+            return
+        if crashed:
+            self._leases.agent_lost(link, crashed=True)
+        elif link.leases:
+            self._leases.release(link, list(link.leases))
+        self._disconnect(endpoint)
+        log.info("disconnected from agent %s", endpoint)
 
     def _say_hello(self, link: AgentLink) -> None:
         link.hello_sent = self._clock()
+        link.awaiting_ready = True
         self._send(link.endpoint, wire.Hello(coordinator_id=self.coordinator_id,
                                              coordinator_name=self.name,
                                              protocol=wire.PROTOCOL_VERSION))
 
     def _send(self, endpoint: str, message: Any) -> bool:
+        return self._send_frames(endpoint, wire.encode(message), type(message).KIND)
+
+    def _send_frames(self, endpoint: str, frames: list[bytes], kind: wire.MessageKind) -> bool:
         sock = self._sockets.get(endpoint)
         if sock is None:
             return False
         try:
-            sock.send_multipart(wire.encode(message), zmq.NOBLOCK)
+            sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
             return True
         except zmq.Again:
-            log.warning("agent %s is not accepting messages (queue full)", endpoint)
+            # Heartbeats and HELLOs to an agent that is down pile up to the high-water mark;
+            # that is expected and says nothing new.
+            quiet = kind in (wire.MessageKind.HEARTBEAT, wire.MessageKind.HELLO)
+            log.log(logging.DEBUG if quiet else logging.WARNING,
+                    "agent %s is not accepting messages (queue full): %s dropped", endpoint, kind.value)
             return False
 
     def _heartbeat(self, now: float) -> None:
         for endpoint, link in list(self._links.items()):
             if link.ready and link.is_silent(now):
-                link.lost = True
-                log.warning("agent %s (%s) missed %d heartbeats: treating it as lost",
-                            link.name or endpoint, link.agent_id, wire.HEARTBEAT_LIVENESS)
-                self._leases.agent_lost(link)
-                self._on_event("agent_lost", {"endpoint": endpoint, "agent_id": link.agent_id})
-            if not link.ready:
-                if link.hello_sent is None or now - link.hello_sent >= HEARTBEAT_INTERVAL * wire.HEARTBEAT_LIVENESS:
-                    self._say_hello(link)
+                self._lose(link)
+            hello_due = link.hello_sent is None or now - link.hello_sent >= HEARTBEAT_INTERVAL * HEARTBEAT_LIVENESS
+            if not link.ready and hello_due:
+                self._say_hello(link)
             self._send(endpoint, wire.Heartbeat(busy=len(link.leases), slots=link.slots))
 
+    def _lose(self, link: AgentLink) -> None:
+        """The agent missed its heartbeats: its leases expire, and its socket starts afresh."""
+        link.lost = True
+        log.warning("agent %s (%s) missed %d heartbeats: treating it as lost",
+                    link.name or link.endpoint, link.agent_id, HEARTBEAT_LIVENESS)
+        self._leases.agent_lost(link, crashed=True)
+        self._on_event("agent_lost", {"endpoint": link.endpoint, "agent_id": link.agent_id})
+        # A fresh socket drops what was queued for the dead peer (WORK included), so an
+        # agent restarted on the same port does not get stale work; then HELLO again.
+        self._close_socket(link.endpoint, say_bye=False)
+        self._open_socket(link.endpoint)
+
     def _read_agent(self, endpoint: str, sock: zmq.Socket) -> None:
-        link = self._links[endpoint]
-        for _ in range(100):  # bounded: other sockets get their turn
+        for _ in range(READ_BATCH):
+            link = self._links.get(endpoint)
+            if link is None or self._sockets.get(endpoint) is not sock:
+                return  # the link was closed or renewed by a message handled just now
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.Again:
                 return
             try:
                 message = wire.decode(frames)
             except ProtocolError as exc:
-                log.warning("malformed message from agent %s dropped: %s", endpoint, exc)
-                self._on_event("malformed_message", {"endpoint": endpoint, "detail": str(exc)})
+                self._reject(link, exc)
                 continue
             link.last_seen = self._clock()
             try:
@@ -292,60 +427,151 @@ class Coordinator:
             except Exception:  # one bad message must not stop the coordinator
                 log.exception("error handling %s from agent %s", type(message).__name__, endpoint)
 
+    def _reject(self, link: AgentLink, exc: ProtocolError) -> None:
+        budget = self._warnings.get(link.endpoint)
+        if budget is None:
+            budget = self._warnings[link.endpoint] = _WarningBudget(self._clock)
+        if budget.allow(link.endpoint):
+            log.warning("malformed message from agent %s dropped: %s [%s]", link.endpoint, exc.detail, exc.code)
+            self._send(link.endpoint, wire.Error.from_error(exc))
+        self._on_event("malformed_message", {"endpoint": link.endpoint, "code": exc.code, "detail": exc.detail})
+
     def _handle(self, link: AgentLink, message: Any) -> None:
         if isinstance(message, wire.Ready):
-            was_lost = link.lost
-            if link.session is not None and link.session != message.session and link.leases:
-                # the agent restarted: the leases it had died with its old process
-                log.warning("agent %s restarted; its %d lease(s) go back to the queue",
-                            link.endpoint, len(link.leases))
-                self._leases.agent_lost(link)
-            link.session = message.session
-            link.agent_id = message.agent_id
-            link.name = message.agent_name
-            link.slots = max(0, int(message.slots))
-            link.threads = int(message.threads)
-            link.models = {m.name: m.sha256 for m in message.models}
-            link.lost = False
-            log.info("agent %s ready at %s: %d slot(s) x %d thread(s), models %s",
-                     link.name, link.endpoint, link.slots, link.threads, sorted(link.models))
-            self._on_event("agent_ready", {"endpoint": link.endpoint, "agent_id": link.agent_id,
-                                           "name": link.name, "slots": link.slots,
-                                           "threads": link.threads, "local": link.local,
-                                           "models": sorted(link.models), "rejoined": was_lost})
+            self._on_ready(link, message)
+        elif isinstance(message, wire.Heartbeat):
+            pass  # the sign of life is already recorded
+        elif isinstance(message, wire.Error):
+            if self._warning_allowed(link):
+                log.warning("agent %s rejected a message from this coordinator: %s %s", link.endpoint,
+                            message.code, message.detail)
+        elif isinstance(message, wire.Bye):
+            self._on_bye(link, message)
+        elif link.agent_id is None:
+            # Work replies from a peer that never said who it is (or said goodbye) are not trusted.
+            if self._warning_allowed(link):
+                log.warning("%s from agent %s dropped: it has not said READY", type(message).KIND.value,
+                            link.endpoint)
         elif isinstance(message, wire.Result):
-            outcome = self._leases.complete(
-                link, lease_id=message.lease_id, chunk_id=message.chunk_id, attempt=message.attempt,
-                result=message.result.to_dict(), engine_seconds=message.engine_seconds,
-                agent_seconds=message.agent_seconds,
-            )
-            self._on_event("chunk_result", {"job_id": message.job_id, "chunk_id": message.chunk_id,
-                                            "agent_id": link.agent_id, "outcome": outcome})
+            self._on_result(link, message)
         elif isinstance(message, wire.Failure):
             self._leases.fail(link, lease_id=message.lease_id, chunk_id=message.chunk_id,
                               attempt=message.attempt, error=AttemptError.from_dict(message.error.to_dict()))
+            self._dispatch_due = True
             self._on_event("chunk_attempt_failed", {"job_id": message.job_id,
                                                     "chunk_id": message.chunk_id,
                                                     "agent_id": link.agent_id,
                                                     "code": message.error.code})
         elif isinstance(message, wire.Released):
             self._leases.release(link, message.lease_ids)
-        elif isinstance(message, wire.Bye):
-            log.info("agent %s said goodbye: %s", link.name or link.endpoint, message.reason)
-            self._leases.agent_lost(link)
-            link.agent_id = None
-            link.hello_sent = None
-        elif isinstance(message, wire.Error):
-            log.warning("agent %s reported a protocol error: %s %s", link.endpoint, message.code,
-                        message.detail)
-        # HEARTBEAT carries nothing beyond the sign of life already recorded
+            self._dispatch_due = True
+        elif self._warning_allowed(link):
+            log.warning("%s from agent %s dropped: coordinators do not accept it",
+                        type(message).KIND.value, link.endpoint)
+
+    def _warning_allowed(self, link: AgentLink) -> bool:
+        budget = self._warnings.get(link.endpoint)
+        if budget is None:
+            budget = self._warnings[link.endpoint] = _WarningBudget(self._clock)
+        return budget.allow(link.endpoint)
+
+    def _on_ready(self, link: AgentLink, message: wire.Ready) -> None:
+        was_lost = link.lost
+        restarted = link.session is not None and link.session != message.session
+        if restarted and link.leases:
+            # the agent restarted: the leases it had died with its old process
+            log.warning("agent %s restarted; its %d lease(s) go back to the queue",
+                        link.endpoint, len(link.leases))
+            self._leases.agent_lost(link, crashed=True)
+        asked = link.awaiting_ready
+        link.awaiting_ready = False
+        link.session = message.session
+        link.agent_id = message.agent_id
+        link.name = message.agent_name
+        link.host = message.host
+        link.cpu = message.cpu
+        link.version = message.version
+        link.slots = max(0, int(message.slots))
+        link.threads = int(message.threads)
+        link.models = {m.name: m.sha256 for m in message.models}
+        link.lost = False
+        self._dispatch_due = True
+        if not asked:
+            # An agent announces itself unasked when it does not know us (it restarted, or
+            # our connection is new to it): a HELLO tells it who we are. Its answer is an
+            # asked READY, so this never ping-pongs.
+            self._say_hello(link)
+        log.info("agent %s ready at %s: %d slot(s) x %d thread(s), models %s",
+                 link.name, link.endpoint, link.slots, link.threads, sorted(link.models))
+        try:
+            self._leases.agent_seen(link)
+        except Exception:
+            log.exception("could not record agent %s in the store", link.agent_id)
+        self._on_event("agent_ready", {"endpoint": link.endpoint, "agent_id": link.agent_id,
+                                       "name": link.name, "slots": link.slots,
+                                       "threads": link.threads, "local": link.local,
+                                       "models": sorted(link.models), "rejoined": was_lost,
+                                       "restarted": restarted, "session": link.session})
+
+    def _on_bye(self, link: AgentLink, message: wire.Bye) -> None:
+        log.info("agent %s said goodbye: %s", link.name or link.endpoint, message.reason)
+        # It handed back what it could (RELEASED) before saying BYE; anything still out was
+        # never started by it, so it goes back unused.
+        if link.leases:
+            self._leases.release(link, list(link.leases))
+        link.agent_id = None
+        link.hello_sent = None
+        link.awaiting_ready = False
+        self._dispatch_due = True
+
+    def _on_result(self, link: AgentLink, message: wire.Result) -> None:
+        outcome = self._leases.complete(
+            link, lease_id=message.lease_id, chunk_id=message.chunk_id, attempt=message.attempt,
+            result=message.result.to_dict(), engine_seconds=message.engine_seconds,
+            agent_seconds=message.agent_seconds,
+        )
+        self._dispatch_due = True
+        self._on_event("chunk_result", {"job_id": message.job_id, "chunk_id": message.chunk_id,
+                                        "agent_id": link.agent_id, "outcome": outcome})
+
+    # --- leases ------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        expired = self._leases.expire_overdue()
+        if expired:
+            log.info("%d lease(s) expired", len(expired))
+        for lease in expired:
+            link = self._links.get(lease.endpoint)
+            if link is not None:
+                link.leases.discard(lease.lease_id)
+                # The agent may still be at it: its result would be dropped anyway.
+                self._send(lease.endpoint, wire.Cancel(lease_id=lease.lease_id))
+        self._leases.wake_retries()
+
+    def _cancel_job(self, job_id: str) -> None:
+        for lease_id in self._leases.leases_of_job(job_id):
+            endpoint = self._leases.owner_of(lease_id)
+            link = self._links.get(endpoint) if endpoint else None
+            if link is None:
+                continue
+            self._send(link.endpoint, wire.Cancel(lease_id=lease_id))
+            # The agent drops the work without a reply: take the lease back here.
+            self._leases.release(link, [lease_id])
 
     def _dispatch(self) -> None:
         links = [link for link in self._links.values() if link.free_slots > 0]
         if not links:
             return
         for link, order in self._leases.assign(links):
-            if not self._send(link.endpoint, work_message(order)):
+            try:
+                frames = wire.encode(work_message(order))
+            except ProtocolError as exc:
+                # Nothing any agent could take (options that are not JSON, say): fail it for good.
+                log.error("chunk %s of job %s cannot be sent: %s", order.chunk_id, order.job_id, exc.detail)
+                self._leases.fail(link, lease_id=order.lease_id, chunk_id=order.chunk_id,
+                                  attempt=order.attempt, error=AttemptError.from_error(exc))
+                continue
+            if not self._send_frames(link.endpoint, frames, wire.MessageKind.WORK):
                 # could not even queue it: give the lease back at once
                 self._leases.release(link, [order.lease_id])
 
@@ -354,7 +580,7 @@ class Coordinator:
             AgentStatus(
                 endpoint=link.endpoint, agent_id=link.agent_id, name=link.name, local=link.local,
                 ready=link.ready, slots=link.slots, busy=len(link.leases), threads=link.threads,
-                models=tuple(sorted(link.models)), last_seen=link.last_seen,
+                models=tuple(sorted(link.models)), last_seen=link.last_seen, session=link.session,
             )
             for link in self._links.values()
         ]
@@ -362,7 +588,7 @@ class Coordinator:
             self._status = snapshot
 
 
-def work_message(order: WorkOrder) -> Any:
+def work_message(order: WorkOrder) -> wire.Work:
     """The WORK message for a lease."""
     return wire.Work(
         lease_id=order.lease_id,
@@ -372,8 +598,8 @@ def work_message(order: WorkOrder) -> Any:
         model=wire.ModelRef(name=order.model.name, sha256=order.model.sha256 or ""),
         options=order.options,
         deadline_seconds=order.deadline_seconds,
-        sample_rate=16000,
-        audio_format="pcm_s16le",
+        sample_rate=wire.SAMPLE_RATE,
+        audio_format=wire.AUDIO_FORMAT_PCM_S16LE,
         audio_seconds=order.audio_seconds,
         payload=order.audio,
     )

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..domain.chunks import ChunkSpan, CutKind
+from ..domain.errors import SttdeskError
 from ..domain.jobs import ChunkState
-from ..domain.records import CompletionOutcome, ErrorInfo
+from ..domain.records import CompletionOutcome, ErrorInfo, EventKind
 from ..domain.retry import RetryDecision, RetryPolicy
 from .agents import AgentLink
 
@@ -28,11 +29,20 @@ log = logging.getLogger(__name__)
 
 #: Overlap given to the two halves of a chunk split after running out of memory.
 SPLIT_OVERLAP_SECONDS = 1.0
+#: Seconds a lease outlives the deadline the agent is given. The agent counts its deadline
+#: from the WORK's arrival and reports a typed timeout when it passes; this margin lets that
+#: report (which makes the next deadline longer) arrive before the lease expires here.
+LEASE_GRACE_SECONDS = 5.0
+#: Most queued chunks one hand-out looks at. Chunks no agent can take (their model is
+#: nowhere) are passed over, and the scan widens until it finds work for the free slots.
+MAX_DISPATCH_SCAN = 1024
+#: Error codes that mean "the attempt ran out of time": the next lease gets a longer deadline.
+TIMEOUT_CODES = frozenset({"engine_timeout", "lease_expired"})
 
 
 @dataclass(frozen=True, slots=True)
 class ModelRef:
-    """A model as named in a job, with the checksum agents must match."""
+    """A model as named in a job, with the checksum agents must match (None: any file of that name)."""
 
     name: str
     sha256: str | None
@@ -46,11 +56,23 @@ class WorkOrder:
     job_id: str
     chunk_id: int
     attempt: int
+    #: The model with the exact sha256 the chosen agent announced.
     model: ModelRef
     options: dict[str, Any]
+    #: Seconds the agent has for the chunk, from the WORK's arrival.
     deadline_seconds: float
     audio: bytes
     audio_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredLease:
+    """A lease of ours that ran past its deadline and was settled as a failed attempt."""
+
+    lease_id: str
+    chunk_id: int
+    #: The agent that held it (to tell it to drop the work).
+    endpoint: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +101,11 @@ class AttemptError:
             message_vi=str(data.get("message_vi") or ""),
         )
 
+    @classmethod
+    def from_error(cls, error: SttdeskError) -> AttemptError:
+        return cls(code=error.code, transient=error.transient, detail=error.detail,
+                   message_en=error.user_message("en"), message_vi=error.user_message("vi"))
+
 
 AGENT_LOST = AttemptError(
     code="agent_lost",
@@ -94,6 +121,15 @@ LEASE_EXPIRED = AttemptError(
     message_en="This part took too long to come back; it will be retried.",
     message_vi="Phần này xử lý quá lâu; sẽ thử lại.",
 )
+
+
+def audio_unreadable(detail: str) -> AttemptError:
+    """The chunk's decoded audio could not be read here: no agent can do better (permanent)."""
+    return AttemptError(
+        code="audio_unreadable", transient=False, detail=detail,
+        message_en=f"The decoded audio of this part could not be read: {detail}",
+        message_vi=f"Không đọc được âm thanh đã giải mã của phần này: {detail}",
+    )
 
 
 class ChunkAudioReader(Protocol):
@@ -115,6 +151,8 @@ class LeaseManager:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        lease_grace_seconds: float = LEASE_GRACE_SECONDS,
+        max_dispatch_scan: int = MAX_DISPATCH_SCAN,
     ) -> None:
         self._store = store
         self._read_audio = read_audio
@@ -123,66 +161,99 @@ class LeaseManager:
         self._clock = clock
         self._rng = rng or random.Random()
         self._on_event = on_event or (lambda kind, data: None)
+        self._grace = lease_grace_seconds
+        self._max_scan = max_dispatch_scan
         #: lease id -> (chunk id, attempt, endpoint) for leases this coordinator handed out.
         self._leases: dict[str, tuple[int, int, str]] = {}
+        #: Jobs already reported as waiting for a model no agent has (logged once each).
+        self._unservable: set[str] = set()
 
     # --- handing out ---------------------------------------------------------
 
     def assign(self, agents: Iterable[AgentLink]) -> list[tuple[AgentLink, WorkOrder]]:
-        """Lease as many dispatchable chunks as the agents have free slots."""
+        """Lease as many dispatchable chunks as the agents have free slots, in the store's fair order.
+
+        A chunk goes only to an agent that announced its model (and sha256) and has a free
+        slot. Chunks no agent can take are passed over, so a job waiting for a model that
+        is nowhere does not hold up the jobs behind it.
+        """
         ready = [a for a in agents if a.free_slots > 0]
-        capacity = sum(a.free_slots for a in ready)
-        if not capacity:
+        if not ready:
             return []
         now = self._clock()
         orders: list[tuple[AgentLink, WorkOrder]] = []
         jobs: dict[str, Any] = {}
-        for chunk in self._store.dispatchable_chunks(limit=capacity, now=now):
-            job = jobs.get(chunk.job_id) or self._store.get_job(chunk.job_id)
-            jobs[chunk.job_id] = job
-            model = self._resolve_model(job.model_name)
-            agent = self._pick_agent(ready, model)
-            if agent is None:
-                continue
-            lease_id = uuid.uuid4().hex[:16]
-            deadline = now + chunk.deadline_seconds
-            leased = self._store.lease_chunk(
-                chunk.id, agent_id=agent.agent_id, lease_id=lease_id, deadline=deadline, now=now
-            )
-            if leased is None:  # somebody else (another coordinator) got it first
-                continue
-            try:
-                audio = self._read_audio(job, leased)
-            except OSError as exc:
-                log.error("cannot read audio of chunk %s of job %s: %s", chunk.id, job.id, exc)
-                self._settle_failure(
-                    leased, lease_id, AttemptError("audio_unreadable", False, str(exc),
-                                                   f"The decoded audio could not be read: {exc}",
-                                                   f"Không đọc được âm thanh đã giải mã: {exc}"), now)
-                continue
-            agent.leases.add(lease_id)
-            self._leases[lease_id] = (leased.id, leased.attempt, agent.endpoint)
-            orders.append(
-                (
-                    agent,
-                    WorkOrder(
-                        lease_id=lease_id,
-                        job_id=job.id,
-                        chunk_id=leased.id,
-                        attempt=leased.attempt,
-                        model=model,
-                        options=dict(job.decode_options or {}),
-                        deadline_seconds=chunk.deadline_seconds,
-                        audio=audio,
-                        audio_seconds=leased.end - leased.start,
-                    ),
-                )
-            )
-            self._on_event("chunk_leased", {"job_id": job.id, "chunk_id": leased.id,
-                                            "agent_id": agent.agent_id, "attempt": leased.attempt})
-            if not any(a.free_slots for a in ready):
+        models: dict[str, ModelRef] = {}
+        seen: set[int] = set()
+        while True:
+            free = sum(a.free_slots for a in ready)
+            if not free:
                 break
+            # Ask for the seen chunks again plus enough for every free slot: the fair order
+            # is recomputed after each lease, and passed-over chunks stay at its head.
+            limit = min(self._max_scan, free + len(seen))
+            batch = self._store.dispatchable_chunks(limit=limit, now=now)
+            fresh = [c for c in batch if c.id not in seen]
+            if not fresh:
+                break
+            for chunk in fresh:
+                seen.add(chunk.id)
+                order = self._lease_one(chunk, ready, jobs, models, now)
+                if order is not None:
+                    orders.append(order)
+                    if not any(a.free_slots for a in ready):
+                        break
+            if len(batch) < limit or limit >= self._max_scan:
+                break  # nothing more is queued (or the scan is as wide as it may get)
         return orders
+
+    def _lease_one(self, chunk: Any, ready: list[AgentLink], jobs: dict[str, Any],
+                   models: dict[str, ModelRef], now: float) -> tuple[AgentLink, WorkOrder] | None:
+        job = jobs.get(chunk.job_id)
+        if job is None:
+            job = jobs[chunk.job_id] = self._store.get_job(chunk.job_id)
+        model = models.get(job.id)
+        if model is None:
+            model = models[job.id] = self._resolve_model(job.model_name)
+        agent = self._pick_agent(ready, model)
+        if agent is None:
+            if job.id not in self._unservable:
+                self._unservable.add(job.id)
+                log.info("job %s waits for an agent with model %s (%s)", job.id, model.name,
+                         (model.sha256 or "any file")[:12])
+            return None
+        self._unservable.discard(job.id)
+        lease_id = uuid.uuid4().hex[:16]
+        deadline = now + chunk.deadline_seconds + self._grace
+        leased = self._store.lease_chunk(
+            chunk.id, agent_id=agent.agent_id, lease_id=lease_id, deadline=deadline, now=now
+        )
+        if leased is None:  # changed since it was read (another coordinator, a cancel)
+            return None
+        try:
+            audio = self._read_audio(job, leased)
+        except (OSError, SttdeskError) as exc:
+            detail = exc.user_message("en") if isinstance(exc, SttdeskError) else str(exc)
+            log.error("cannot read audio of chunk %s of job %s: %s", leased.id, job.id, detail)
+            self._settle_failure(leased, lease_id, audio_unreadable(detail), now)
+            return None
+        agent.leases.add(lease_id)
+        self._leases[lease_id] = (leased.id, leased.attempt, agent.endpoint)
+        self._on_event("chunk_leased", {"job_id": job.id, "chunk_id": leased.id,
+                                        "agent_id": agent.agent_id, "attempt": leased.attempt})
+        # The agent matches name *and* sha256: name the exact file it announced.
+        exact = ModelRef(name=model.name, sha256=model.sha256 or agent.models.get(model.name) or None)
+        return agent, WorkOrder(
+            lease_id=lease_id,
+            job_id=job.id,
+            chunk_id=leased.id,
+            attempt=leased.attempt,
+            model=exact,
+            options=dict(job.decode_options or {}),
+            deadline_seconds=leased.deadline_seconds,
+            audio=audio,
+            audio_seconds=leased.end - leased.start,
+        )
 
     @staticmethod
     def _pick_agent(agents: list[AgentLink], model: ModelRef) -> AgentLink | None:
@@ -192,19 +263,38 @@ class LeaseManager:
             return None
         return max(able, key=lambda a: (a.free_slots, a.local))
 
+    # --- agents --------------------------------------------------------------
+
+    def agent_seen(self, agent: AgentLink) -> None:
+        """Record what an agent announced in READY (the store's agent list and its counters)."""
+        if agent.agent_id is None:
+            return
+        self._store.upsert_agent(
+            agent.agent_id, name=agent.name or None, host=agent.host, endpoint=agent.endpoint,
+            local=agent.local, slots=max(1, agent.slots), threads=max(1, agent.threads),
+            models=sorted(agent.models), cpu=agent.cpu, version=agent.version, now=self._clock(),
+        )
+
     # --- outcomes ------------------------------------------------------------
 
     def forget(self, agent: AgentLink, lease_id: str) -> tuple[int, int] | None:
-        """Drop a lease from the books; its (chunk id, attempt) if it was ours."""
+        """Drop a lease of ``agent`` from the books; its (chunk id, attempt) if it was ours.
+
+        A lease id that another agent holds is left alone: a confused or hostile peer
+        must not be able to free another agent's credit.
+        """
         agent.leases.discard(lease_id)
-        entry = self._leases.pop(lease_id, None)
-        return None if entry is None else (entry[0], entry[1])
+        entry = self._leases.get(lease_id)
+        if entry is None or entry[2] != agent.endpoint:
+            return None
+        del self._leases[lease_id]
+        return entry[0], entry[1]
 
     def complete(self, agent: AgentLink, *, lease_id: str, chunk_id: int, attempt: int,
                  result: dict[str, Any], engine_seconds: float, agent_seconds: float) -> CompletionOutcome:
         """Store a chunk's result; a late or duplicate reply is dropped by the store."""
         self.forget(agent, lease_id)
-        outcome = self._store.complete_chunk(
+        return self._store.complete_chunk(
             chunk_id,
             lease_id=lease_id,
             attempt=attempt,
@@ -214,29 +304,38 @@ class LeaseManager:
             agent_seconds=agent_seconds,
             now=self._clock(),
         )
-        return outcome
 
     def fail(self, agent: AgentLink, *, lease_id: str, chunk_id: int, attempt: int,
-             error: AttemptError) -> None:
-        """Settle an attempt the agent reported as failed."""
+             error: AttemptError) -> bool:
+        """Settle an attempt the agent reported as failed; False if the report was stale (dropped)."""
         self.forget(agent, lease_id)
         chunk = self._store.get_chunk(chunk_id)
-        if chunk is None or chunk.lease_id != lease_id or chunk.attempt != attempt:
-            self._store.log_event("reply_dropped", chunk_id=chunk_id, agent_id=agent.agent_id,
+        if (chunk is None or chunk.state is not ChunkState.LEASED or chunk.lease_id != lease_id
+                or chunk.attempt != attempt or chunk.lease_agent_id != agent.agent_id):
+            self._store.log_event(EventKind.REPLY_DROPPED, job_id=None if chunk is None else chunk.job_id,
+                                  chunk_id=chunk_id, agent_id=agent.agent_id,
                                   data={"lease_id": lease_id, "attempt": attempt,
-                                        "reason": "stale failure", "code": error.code})
-            return
-        self._settle_failure(chunk, lease_id, error, self._clock())
+                                        "reason": "stale failure", "code": error.code},
+                                  now=self._clock())
+            return False
+        return self._settle_failure(chunk, lease_id, error, self._clock())
 
-    def release(self, agent: AgentLink, lease_ids: Iterable[str]) -> None:
-        """Take back leases an agent returned unused (it is shutting down)."""
+    def release(self, agent: AgentLink, lease_ids: Iterable[str]) -> int:
+        """Take back leases an agent returned unused (no attempt spent); returns how many."""
+        count = 0
         for lease_id in lease_ids:
             entry = self.forget(agent, lease_id)
-            if entry is not None:
-                self._store.release_chunk(entry[0], lease_id=lease_id)
+            if entry is not None and self._store.release_chunk(entry[0], lease_id=lease_id, now=self._clock()):
+                count += 1
+        return count
 
-    def agent_lost(self, agent: AgentLink) -> int:
-        """Every lease of a silent agent expires now; returns how many."""
+    def agent_lost(self, agent: AgentLink, *, crashed: bool = True) -> int:
+        """Every lease of an agent that died or vanished expires now; returns how many.
+
+        Each is logged as ``lease_expired`` (reason ``agent_lost``) and counted as a failed
+        attempt, so the chunk goes back to the queue after its backoff. ``crashed`` also
+        records a crash against the agent (for the agent-crash metric).
+        """
         now = self._clock()
         count = 0
         for lease_id in list(agent.leases):
@@ -244,23 +343,34 @@ class LeaseManager:
             if entry is None:
                 continue
             chunk = self._store.get_chunk(entry[0])
-            if chunk is not None and chunk.lease_id == lease_id:
-                self._store.log_event("lease_expired", job_id=chunk.job_id, chunk_id=chunk.id,
+            if chunk is not None and chunk.state is ChunkState.LEASED and chunk.lease_id == lease_id:
+                self._store.log_event(EventKind.LEASE_EXPIRED, job_id=chunk.job_id, chunk_id=chunk.id,
                                       agent_id=agent.agent_id,
-                                      data={"lease_id": lease_id, "reason": "agent_lost"})
-                self._settle_failure(chunk, lease_id, AGENT_LOST, now)
-                count += 1
+                                      data={"lease_id": lease_id, "attempt": chunk.attempt,
+                                            "reason": "agent_lost"}, now=now)
+                if self._settle_failure(chunk, lease_id, AGENT_LOST, now):
+                    count += 1
+        if crashed and agent.agent_id is not None:
+            try:
+                self._store.record_agent_crash(agent.agent_id, now, detail="stopped answering")
+            except SttdeskError:
+                log.debug("agent %s is not in the store: crash not recorded", agent.agent_id)
         return count
 
-    def expire_overdue(self) -> int:
-        """Settle every lease (ours or a dead coordinator's) past its deadline."""
+    def expire_overdue(self) -> list[ExpiredLease]:
+        """Settle every lease (ours or a dead coordinator's) past its deadline.
+
+        Returns the expired leases that were ours, so the coordinator can free the
+        holders' slots and tell them to drop the work.
+        """
         now = self._clock()
-        count = 0
+        expired: list[ExpiredLease] = []
         for chunk in self._store.expired_leases(now):
-            self._leases.pop(chunk.lease_id, None)
-            self._settle_failure(chunk, chunk.lease_id, LEASE_EXPIRED, now, expired=True)
-            count += 1
-        return count
+            entry = self._leases.pop(chunk.lease_id, None)
+            settled = self._settle_failure(chunk, chunk.lease_id, LEASE_EXPIRED, now, expired=True)
+            if entry is not None and settled:
+                expired.append(ExpiredLease(lease_id=chunk.lease_id, chunk_id=chunk.id, endpoint=entry[2]))
+        return expired
 
     def wake_retries(self) -> int:
         """Chunks whose backoff has ended go back to the queue; returns how many."""
@@ -271,14 +381,19 @@ class LeaseManager:
         entry = self._leases.get(lease_id)
         return None if entry is None else entry[2]
 
+    def holds(self, lease_id: str) -> bool:
+        """Whether ``lease_id`` is a lease of ours still running."""
+        return lease_id in self._leases
+
     def leases_of_job(self, job_id: str) -> list[str]:
-        chunk_ids = {c.id for c in self._store.chunks_of(job_id)}
+        chunk_ids = {c.id for c in self._store.chunks_of(job_id, with_results=False)}
         return [lid for lid, (cid, _, _) in self._leases.items() if cid in chunk_ids]
 
     # --- retry policy --------------------------------------------------------
 
-    def _settle_failure(self, chunk: Any, lease_id: str | None, error: AttemptError, now: float,
-                        *, expired: bool = False) -> None:
+    def _settle_failure(self, chunk: Any, lease_id: str, error: AttemptError, now: float,
+                        *, expired: bool = False) -> bool:
+        """Apply the retry policy to a failed attempt; False if the lease was no longer current."""
         failures = chunk.failures + 1
         decision = self._policy.decide(
             error_code=error.code,
@@ -291,12 +406,12 @@ class LeaseManager:
             if self._store.split_chunk(chunk.id, lease_id=lease_id, attempt=chunk.attempt,
                                        halves=halves, error=error.info, now=now):
                 log.info("chunk %s of job %s ran out of memory: split in two", chunk.id, chunk.job_id)
-                return
-            decision = RetryDecision.RETRY
+                return True
+            return False
         if decision is RetryDecision.RETRY:
             delay = self._policy.delay(failures, rng=self._rng)
             deadline_seconds = chunk.deadline_seconds
-            if error.code == "engine_timeout":
+            if error.code in TIMEOUT_CODES:
                 deadline_seconds *= self._policy.timeout_growth
             done = self._store.fail_chunk(
                 chunk.id, lease_id=lease_id, attempt=chunk.attempt, new_state=ChunkState.RETRY_WAIT,
@@ -306,16 +421,17 @@ class LeaseManager:
             if done:
                 log.info("chunk %s of job %s failed (%s), retry %d in %.1f s",
                          chunk.id, chunk.job_id, error.code, failures, delay)
-            return
+            return done
         done = self._store.fail_chunk(
             chunk.id, lease_id=lease_id, attempt=chunk.attempt, new_state=ChunkState.FAILED,
             error=error.info, job_failed=True, expired=expired, now=now,
         )
         if done:
-            log.warning("chunk %s of job %s dead-lettered after %d failures: %s",
+            log.warning("chunk %s of job %s dead-lettered after %d failure(s): %s",
                         chunk.id, chunk.job_id, failures, error.code)
             self._on_event("chunk_failed", {"job_id": chunk.job_id, "chunk_id": chunk.id,
                                             "code": error.code})
+        return done
 
 
 def split_span(chunk: Any) -> tuple[ChunkSpan, ChunkSpan]:
