@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .cluster.coordinator import Coordinator
@@ -20,7 +19,7 @@ from .service.job_service import JobService
 from .service.local_pool import LocalPool, default_pool_shape
 from .service.preparer import JobPreparer
 from .service.timers import Timers
-from .settings import Settings, load_settings
+from .settings import FALLBACK_MODEL, Settings, load_settings
 from .store.repository import JobStore
 
 log = logging.getLogger(__name__)
@@ -79,10 +78,20 @@ def build_core(
     pool_agents: int | None = None,
     pool_threads: int | None = None,
     engine: str = "whisper",
+    agent_args: tuple[str, ...] = (),
+    agent_log_level: str = "warning",
     foreground: bool = False,
     clock: Any = time.time,
 ) -> Core:
-    """Build (not start) the core: store, service, coordinator, local pool and timers."""
+    """Build (not start) the core: store, service, coordinator, local pool and timers.
+
+    ``engine="fake"`` starts local agents with the fake engine (tests and
+    benchmarks); they announce every model of the store under its real
+    checksum, so jobs naming an installed model resolve as with whisper.
+    ``agent_args`` go to every local agent's command line as they are (e.g.
+    ``("--fake-fail", "engine_crashed")``); ``agent_log_level`` is their
+    ``--log-level``.
+    """
     paths = (paths or default_paths()).ensure()
     settings = settings or load_settings(paths=paths)
     store = JobStore(paths.data_dir / DATABASE_FILE_NAME)
@@ -99,6 +108,22 @@ def build_core(
 
     def model_exists(name: str) -> None:
         models.get(name)  # raises ModelNotInstalledError / UnknownModelError
+
+    def default_model() -> str:
+        if settings.processing.default_model:
+            return settings.processing.default_model
+        try:
+            return models.default_name or FALLBACK_MODEL
+        except Exception:  # a damaged manifest: add() reports it when it looks the model up
+            return FALLBACK_MODEL
+
+    def validate_options(options: dict[str, Any]) -> None:
+        from .engine.options import DecodeOptions
+
+        if engine == "fake":
+            # the fake engine's own per-job switches (delay, failure) are for it alone
+            options = {key: value for key, value in options.items() if key != "fake"}
+        DecodeOptions.from_dict(options)
 
     service_holder: dict[str, JobService] = {}
 
@@ -130,7 +155,7 @@ def build_core(
         default_options["beam_size"] = settings.processing.beam_size
     service = JobService(
         store, preparer_factory=preparer_factory, model_exists=model_exists,
-        default_model=settings.processing.default_model, default_options=default_options,
+        default_model=default_model, default_options=default_options, validate_options=validate_options,
         limits=settings.limits, events=events, coordinator=coordinator, clock=clock,
     )
     service_holder["service"] = service
@@ -140,10 +165,14 @@ def build_core(
     threads = pool_threads or settings.processing.pool_threads or threads
     pool = None
     if agents > 0:
+        extra_args = tuple(agent_args)
+        if engine == "fake":
+            extra_args = fake_model_args(models) + extra_args
         pool = LocalPool(
             agents=agents, threads=threads, models_dir=paths.models_dir, data_dir=paths.data_dir,
             on_endpoint=lambda endpoint: coordinator.add_agent(endpoint, local=True),
-            on_gone=coordinator.remove_agent, engine=engine,
+            on_gone=coordinator.remove_agent, engine=engine, extra_args=extra_args,
+            log_level=agent_log_level,
         )
 
     def purge() -> None:
@@ -159,6 +188,19 @@ def build_core(
     timers = Timers(sweep=coordinator.sweep, purge=purge, check_alerts=check_alerts)
     return Core(settings=settings, paths=paths, store=store, models=models, events=events,
                 service=service, coordinator=coordinator, pool=pool, timers=timers)
+
+
+def fake_model_args(models: ModelStore) -> tuple[str, ...]:
+    """``--fake-model NAME:SHA256`` for every installed model, so fake agents can take any job."""
+    args: list[str] = []
+    try:
+        installed = models.list()
+    except Exception:  # a damaged manifest: the fake agents announce only their own model
+        log.warning("cannot read the installed models for the fake agents", exc_info=True)
+        installed = []
+    for model in installed:
+        args += ["--fake-model", f"{model.name}:{model.sha256}"]
+    return tuple(args)
 
 
 def alerts_from(metrics: Any, settings: Settings) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
+import math
 import os
 import tomllib
 import typing
@@ -23,13 +24,21 @@ import tomli_w
 
 from .audio.chunker import ChunkerOptions
 from .audio.probe import AudioLimits
-from .domain.errors import PermanentError
+from .domain.errors import PermanentError, SttdeskError
+from .domain.languages import SUPPORTED_LANGUAGES
 from .domain.retry import RetryPolicy
 from .paths import AppPaths, default_paths
 
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE_NAME = "settings.toml"
+#: Most whisper.cpp threads a local agent may be given (far beyond any PC; catches typos).
+MAX_POOL_THREADS = 256
+#: Widest beam whisper.cpp decodes with.
+MAX_BEAM_SIZE = 8
+#: The model of jobs that name none when neither the settings nor the model store choose one:
+#: the offline default that ``sttdesk models install-default`` builds.
+FALLBACK_MODEL = "base-q8_0"
 ENV_PREFIX = "STTDESK_"
 
 
@@ -45,8 +54,9 @@ class SettingsError(PermanentError):
 class ProcessingSettings:
     """How jobs are run."""
 
-    #: Model used when a job names none.
-    default_model: str = "base-q8_0"
+    #: Model used when a job names none; empty follows the model store's default
+    #: (``sttdesk models default``), else :data:`FALLBACK_MODEL`.
+    default_model: str = ""
     #: Language used when a job names none: "en", "vi" or "auto".
     default_language: str = "auto"
     #: Local agents to start; 0 chooses from the CPU (one single-thread agent per core).
@@ -60,6 +70,18 @@ class ProcessingSettings:
     #: Beam size; 0 means greedy decoding (the measured default: beam 5 costs ~1.6x).
     beam_size: int = 0
 
+    def __post_init__(self) -> None:
+        _check("processing", [
+            (self.default_language in SUPPORTED_LANGUAGES, "default_language",
+             f"must be one of {', '.join(SUPPORTED_LANGUAGES)}"),
+            (self.pool_agents >= 0, "pool_agents", "must be 0 (choose from the CPU) or more"),
+            (1 <= self.pool_threads <= MAX_POOL_THREADS, "pool_threads", f"must be from 1 to {MAX_POOL_THREADS}"),
+            (self.chunk_timeout_seconds > 0, "chunk_timeout_seconds", "must be more than 0"),
+            (self.max_chunks_per_job >= 1, "max_chunks_per_job", "must be 1 or more"),
+            (self.beam_size == 0 or 2 <= self.beam_size <= MAX_BEAM_SIZE, "beam_size",
+             f"must be 0 (greedy) or from 2 to {MAX_BEAM_SIZE}"),
+        ])
+
 
 @dataclass(slots=True)
 class MonitoringSettings:
@@ -72,6 +94,15 @@ class MonitoringSettings:
     #: Dead letters are kept this many days.
     dead_letter_days: float = 7.0
 
+    def __post_init__(self) -> None:
+        _check("monitoring", [
+            (0 <= self.retry_rate_alert <= 1, "retry_rate_alert", "must be a share from 0 to 1"),
+            (self.mean_retries_alert >= 0, "mean_retries_alert", "must be 0 or more"),
+            (self.dead_letters_alert >= 0, "dead_letters_alert", "must be 0 or more"),
+            (self.agent_crashes_per_hour_alert >= 0, "agent_crashes_per_hour_alert", "must be 0 or more"),
+            (self.dead_letter_days > 0, "dead_letter_days", "must be more than 0"),
+        ])
+
 
 @dataclass(slots=True)
 class ApiSettings:
@@ -81,6 +112,12 @@ class ApiSettings:
     port: int = 8765
     #: Whether the desktop app also serves the API.
     enabled_in_app: bool = False
+
+    def __post_init__(self) -> None:
+        _check("api", [
+            (bool(self.host.strip()), "host", "must not be empty"),
+            (1 <= self.port <= 65535, "port", "must be from 1 to 65535"),
+        ])
 
 
 @dataclass(slots=True)
@@ -93,6 +130,15 @@ class UiSettings:
     #: Folder exports are written to automatically; empty: no automatic export.
     auto_export_dir: str = ""
     auto_export_formats: list[str] = field(default_factory=lambda: ["txt", "srt"])
+
+    def __post_init__(self) -> None:
+        from .domain.exporters import available_formats
+
+        unknown = [f for f in self.auto_export_formats if f not in available_formats()]
+        _check("ui", [
+            (self.language in ("", "en", "vi"), "language", "must be empty (follow the system), en or vi"),
+            (not unknown, "auto_export_formats", f"must be among {', '.join(available_formats())}"),
+        ])
 
 
 @dataclass(slots=True)
@@ -119,29 +165,53 @@ def _section_dict(section: Any) -> dict[str, Any]:
     return data
 
 
-def _coerce(key: str, value: Any, target: Any) -> Any:
-    """Convert ``value`` to the annotated type ``target`` (from TOML or a string)."""
-    origin = typing.get_origin(target)
-    try:
-        if target is bool:
-            if isinstance(value, str):
-                if value.strip().lower() in ("1", "true", "yes", "on"):
-                    return True
-                if value.strip().lower() in ("0", "false", "no", "off", ""):
-                    return False
-                raise ValueError(f"not a yes/no value: {value!r}")
-            return bool(value)
-        if target in (int, float, str):
-            if target is int and isinstance(value, float) and not value.is_integer():
-                raise ValueError(f"not a whole number: {value!r}")
-            return target(value)
-        if origin is list:
-            (item_type,) = typing.get_args(target) or (str,)
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return [_coerce(key, item.strip() if isinstance(item, str) else item, item_type)
-                    for item in items if item != ""]
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(str(exc), key=key) from exc
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _coerce(value: Any, target: Any) -> Any:
+    """``value`` (from TOML, or a string from the environment) as the annotated type ``target``.
+
+    Strict on purpose: ``pool_agents = true`` or ``default_model = 3`` is a
+    mistake to report, not something to convert. Raises ValueError or TypeError.
+    """
+    if target is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ValueError(f"expected true or false, got {value!r}")
+    if target is int:
+        if isinstance(value, bool):
+            raise TypeError(f"expected a whole number, got {value!r}")
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, (int, str)):
+            return int(value)
+        raise TypeError(f"expected a whole number, got {value!r}")
+    if target is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise TypeError(f"expected a number, got {value!r}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"expected a finite number, got {value!r}")
+        return number
+    if target is str:
+        if not isinstance(value, str):
+            raise TypeError(f"expected text, got {value!r}")
+        return value
+    if typing.get_origin(target) in (list, tuple):
+        (item_type, *_) = typing.get_args(target) or (str,)
+        if isinstance(value, str):
+            items: list[Any] = [item.strip() for item in value.split(",") if item.strip()]
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            raise TypeError(f"expected a list, got {value!r}")
+        converted = [_coerce(item, item_type) for item in items]
+        return tuple(converted) if typing.get_origin(target) is tuple else converted
+    if isinstance(target, type) and issubclass(target, enum.Enum):
+        return target(value)
     return value
 
 
@@ -153,15 +223,41 @@ def _apply(section: Any, name: str, values: dict[str, Any], source: str) -> Any:
         if key not in known:
             log.warning("%s: unknown setting %s.%s ignored", source, name, key)
             continue
-        target = hints[key]
-        if isinstance(target, type) and issubclass(target, enum.Enum):
-            try:
-                changes[key] = target(value)
-            except ValueError as exc:
-                raise SettingsError(str(exc), key=f"{name}.{key}") from exc
-        else:
-            changes[key] = _coerce(f"{name}.{key}", value, target)
-    return dataclasses.replace(section, **changes) if changes else section
+        try:
+            changes[key] = _coerce(value, hints[key])
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{exc} ({source})", key=f"{name}.{key}") from exc
+    if not changes:
+        return section
+    try:
+        # the sections check their own values (ranges, orders) when built
+        return dataclasses.replace(section, **changes)
+    except SettingsError:
+        raise
+    except (TypeError, ValueError, SttdeskError) as exc:
+        detail = exc.user_message("en") if isinstance(exc, SttdeskError) else str(exc)
+        raise SettingsError(f"{detail} ({source})", key=f"{name}.{', '.join(sorted(changes))}") from exc
+
+
+def _check(section: str, checks: list[tuple[bool, str, str]]) -> None:
+    """Raise SettingsError for the first failed (ok, field, what is expected) check."""
+    for ok, key, expected in checks:
+        if not ok:
+            raise SettingsError(expected, key=f"{section}.{key}")
+
+
+def _check_retry(policy: RetryPolicy) -> None:
+    """RetryPolicy lives in the domain layer and trusts its caller: the settings check it."""
+    _check("retry", [
+        (policy.max_retries >= 0, "max_retries", "must be 0 or more"),
+        (policy.base_seconds > 0, "base_seconds", "must be more than 0"),
+        (policy.factor >= 1, "factor", "must be 1 or more"),
+        (policy.cap_seconds >= policy.base_seconds, "cap_seconds", "must be at least base_seconds"),
+        (0 <= policy.jitter < 1, "jitter", "must be from 0 up to (not including) 1"),
+        (policy.disk_full_retries >= 0, "disk_full_retries", "must be 0 or more"),
+        (policy.min_split_seconds > 0, "min_split_seconds", "must be more than 0"),
+        (policy.timeout_growth >= 1, "timeout_growth", "must be 1 or more"),
+    ])
 
 
 def load_settings(path: Path | None = None, *, paths: AppPaths | None = None,
@@ -187,11 +283,14 @@ def load_settings(path: Path | None = None, *, paths: AppPaths | None = None,
             log.warning("unknown settings section %r ignored", name)
     for name in sections:
         section = getattr(settings, name)
+        if name in data and not isinstance(data[name], dict):
+            raise SettingsError(f"[{name}] must be a table of settings ({path})", key=name)
         if isinstance(data.get(name), dict):
             section = _apply(section, name, data[name], str(path))
         if name in overrides:
             section = _apply(section, name, overrides[name], "environment")
         setattr(settings, name, section)
+    _check_retry(settings.retry)
     return settings
 
 

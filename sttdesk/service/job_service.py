@@ -68,8 +68,9 @@ class JobService:
         *,
         preparer_factory: Callable[..., JobPreparer],
         model_exists: Callable[[str], None],
-        default_model: str,
+        default_model: str | Callable[[], str],
         default_options: dict[str, Any],
+        validate_options: Callable[[dict[str, Any]], None] | None = None,
         limits: AudioLimits,
         events: EventBus,
         guard: HallucinationGuard | None = None,
@@ -80,6 +81,7 @@ class JobService:
         self._model_exists = model_exists
         self._default_model = default_model
         self._default_options = dict(default_options)
+        self._validate_options = validate_options or (lambda options: None)
         self._limits = limits
         self.events = events
         self._guard = guard or HallucinationGuard()
@@ -112,13 +114,15 @@ class JobService:
         unreadable or invalid audio...) before anything is recorded.
         """
         language = validate_language(request.language)
-        model = request.model or self._default_model
+        model = request.model or self.default_model()
         self._model_exists(model)
-        path = Path(request.path).expanduser().resolve()
-        info = validate_input(path, language, limits=self._limits)
         options = dict(self._default_options)
         options.update(request.options or {})
         options["language"] = language
+        # Bad options would fail every chunk on the agents: refuse them here, before any work.
+        self._validate_options(options)
+        path = Path(request.path).expanduser().resolve()
+        info = validate_input(path, language, limits=self._limits)
         job = self._store.add_job(
             source_path=path,
             display_name=path.name,
@@ -152,7 +156,7 @@ class JobService:
             size = path.stat().st_size
         except OSError:
             return None
-        model = model or self._default_model
+        model = model or self.default_model()
         candidates = self._store.list_jobs(
             states=[JobState.PENDING, JobState.PROCESSING, JobState.PAUSED, JobState.FAILED], limit=100000
         )
@@ -177,6 +181,10 @@ class JobService:
 
     # --- reading ---------------------------------------------------------------
 
+    def default_model(self) -> str:
+        """The model a job gets when it names none (read each time: the user may change it)."""
+        return self._default_model() if callable(self._default_model) else self._default_model
+
     def get(self, job_id: str) -> JobView:
         return self._view(self._require(job_id))
 
@@ -192,11 +200,16 @@ class JobService:
         """The merged transcript of the finished chunks (all of them once COMPLETED)."""
         job = self._require(job_id)
         chunks = self._store.chunks_of(job_id)
+        language = job.language_detected or job.language_requested
+        if not chunks:
+            # Not cut yet, or nothing but silence (then the empty transcript is the whole of it).
+            return Transcript(segments=(), language=language, duration=job.duration_seconds or 0.0,
+                              source_name=job.display_name, model=job.model_name, complete=job.is_planned)
         # Halves of split chunks share their parent's index: number them by transcript order.
         spans = [replace(chunk.span, index=position) for position, chunk in enumerate(chunks)]
         assembler = TranscriptAssembler(
             spans, duration=job.duration_seconds, source_name=job.display_name, model=job.model_name,
-            language=job.language_detected or job.language_requested, guard=self._guard,
+            language=language, guard=self._guard,
             speech=self._preparer.speech(job_id),
         )
         for span, chunk in zip(spans, chunks):
@@ -247,9 +260,9 @@ class JobService:
         """Cancel a job if it runs, then remove it and its files."""
         job = self._require(job_id)
         if not job.state.is_terminal and job.state is not JobState.FAILED:
+            # Stop handing out its chunks. The coordinator is not asked to cancel the running
+            # ones: it would look the job up after it is gone. Their late replies are dropped.
             self._store.change_job_state(job_id, job.state, JobState.CANCELLED, now=self._clock())
-            if self._coordinator is not None:
-                self._coordinator.cancel_job(job_id)
         self._store.delete_job(job_id)
         self._preparer.remove_files(job_id)
         self._emit(EventKind.JOB_REMOVED, job_id, {})

@@ -29,6 +29,9 @@ RESTART_DELAY_CAP_SECONDS = 32.0
 #: Grace given to agents to finish their chunk on stop, before SIGKILL.
 STOP_GRACE_SECONDS = 10.0
 
+#: Local agents log warnings and errors only: their stderr is the user's terminal.
+DEFAULT_AGENT_LOG_LEVEL = "warning"
+
 _LISTENING = re.compile(r"listening on (tcp://\S+)")
 
 
@@ -77,6 +80,7 @@ class LocalPool:
         on_gone: Callable[[str], None] | None = None,
         engine: str = "whisper",
         extra_args: tuple[str, ...] = (),
+        log_level: str = DEFAULT_AGENT_LOG_LEVEL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._agents = agents
@@ -87,6 +91,7 @@ class LocalPool:
         self._on_gone = on_gone or (lambda endpoint: None)
         self._engine = engine
         self._extra_args = extra_args
+        self._log_level = log_level
         self._clock = clock
         self._members = [_Member(i) for i in range(agents)]
         self._lock = threading.Lock()
@@ -138,6 +143,7 @@ class LocalPool:
             "--data-dir", str(data_dir),
             "--name", f"local-{member.index + 1}",
             "--engine", self._engine,
+            "--log-level", self._log_level,
             *self._extra_args,
         ]
 

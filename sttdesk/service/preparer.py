@@ -102,6 +102,9 @@ class JobPreparer:
         finally:
             with self._lock:
                 self._pending.discard(job_id)
+            # Deleted while it was being decoded: the folder was removed before the decode wrote it.
+            if self._store.find_job(job_id) is None:
+                self.remove_files(job_id)
 
     def _prepare(self, job_id: str) -> None:
         job = self._store.find_job(job_id)
