@@ -19,7 +19,7 @@ from ..audio.errors import AudioTooLongError, FfmpegMissingError, FileTooLargeEr
 from ..domain.errors import PermanentError, SttdeskError, TransientError, UnsupportedLanguageError
 from ..domain.exporters.errors import InvalidExportOptionError, UnknownExportFormatError
 from ..domain.jobs import IllegalTransitionError
-from ..engine.errors import InvalidModelNameError, ModelNotInstalledError, UnknownModelError
+from ..engine.errors import InvalidModelNameError, ModelError, ModelNotInstalledError, UnknownModelError
 from ..service.job_service import JobNotFoundError, JobStateError
 from ..store.errors import DatabaseLockedError, InvalidStoreValueError, JobStateConflictError, StoreError
 from ..store.errors import JobNotFoundError as StoreJobNotFoundError
@@ -161,8 +161,8 @@ class UploadTooLargeError(ApiError):
     """The uploaded file is bigger than the size limit (found while it streams in)."""
 
     code = "file_too_large"
-    message_en = "The file '{name}' is larger than the limit of {limit_mb:.0f} MB."
-    message_vi = "Tệp '{name}' lớn hơn giới hạn {limit_mb:.0f} MB."
+    message_en = "The file '{name}' is larger than the limit of {limit}."
+    message_vi = "Tệp '{name}' lớn hơn giới hạn {limit}."
 
 
 class UploadStorageError(TransientError):
@@ -243,6 +243,8 @@ STATUS_BY_ERROR: tuple[tuple[type[SttdeskError], int], ...] = (
     (MalformedUploadError, 400),
     (UploadStorageError, 507),
     (FfmpegMissingError, 503),
+    # The models the request names exist (checked above): anything else is the server's installation.
+    (ModelError, 503),
     (DatabaseLockedError, 503),
     (StoreError, 503),
     (InternalServerError, 500),

@@ -14,7 +14,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -291,8 +291,9 @@ class ApiServer:
         self._server = None
         self.app.state.sttdesk.close()
 
-    def __enter__(self) -> ApiServer:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -301,7 +302,7 @@ class ApiServer:
         assert self._server is not None and self._socket is not None
         try:
             self._server.run(sockets=[self._socket])
-        except BaseException as exc:  # SystemExit from uvicorn's start-up failures too
+        except BaseException as exc:  # noqa: BLE001 - also SystemExit, which uvicorn raises when start-up fails
             self._failure = exc
             log.error("REST API server stopped with an error: %r", exc)
 

@@ -33,7 +33,7 @@ def health(request: Request) -> JSONResponse:
         core.service.count()
     except SttdeskError as error:
         database = {"ok": False, "detail": ctx.scrub(error.user_message("en"))}
-    except Exception as error:  # a database failure of any kind means "not ready", never a crash
+    except Exception as error:  # noqa: BLE001 - any database failure means "not ready", never a crash
         log.warning("health check: the job database failed: %s", error)
         database = {"ok": False, "detail": type(error).__name__}
     links = core.coordinator.agents()

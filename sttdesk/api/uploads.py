@@ -67,6 +67,16 @@ _FOLDER_NAME = re.compile(r"^[0-9a-f]{32}$")
 _AWKWARD_CHARS = re.compile(r'[<>:"|?*\\/]')
 
 
+def human_size(size: int) -> str:
+    """A byte count for people: "200 kB", "2.1 GB"."""
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" or value >= 10 else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
 def sanitize_filename(name: str | None) -> str:
     """A client's file name made into one harmless path component (never empty, never hidden)."""
     if not name:
@@ -307,7 +317,7 @@ class MultipartUploadReader:
         if self._file is not None:
             self._file_bytes += end - start
             if self._file_bytes > self._max_file_bytes:
-                raise UploadTooLargeError(name=self._file_name, limit_mb=self._max_file_bytes / 1e6)
+                raise UploadTooLargeError(name=self._file_name, limit=human_size(self._max_file_bytes))
             try:
                 self._file.write(data[start:end])
             except OSError as exc:
@@ -373,7 +383,7 @@ async def receive_upload(
     declared = _content_length(request)
     if declared is not None and declared > max_file_bytes + FORM_OVERHEAD_BYTES:
         # Refuse before reading a byte: clients sending "Expect: 100-continue" never send the body.
-        raise UploadTooLargeError(name=DEFAULT_FILE_NAME, limit_mb=max_file_bytes / 1e6)
+        raise UploadTooLargeError(name=DEFAULT_FILE_NAME, limit=human_size(max_file_bytes))
     folder = await anyio.to_thread.run_sync(area.new_folder)
     reader: MultipartUploadReader | None = None
     try:

@@ -139,7 +139,7 @@ class _Delivery:
     attempt: int = 1
 
 
-class DeliveryFailure(Exception):
+class DeliveryError(Exception):
     """One attempt failed; ``retry`` says whether another may succeed."""
 
     def __init__(self, reason: str, *, retry: bool) -> None:
@@ -155,7 +155,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def post_json(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> int:
-    """POST ``body`` to ``url``; returns the 2xx status, or raises DeliveryFailure."""
+    """POST ``body`` to ``url``; returns the 2xx status, or raises DeliveryError."""
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     opener = urllib.request.build_opener(_NoRedirects)
     try:
@@ -164,10 +164,10 @@ def post_json(url: str, body: bytes, headers: dict[str, str], *, timeout: float)
             return int(response.status)
     except urllib.error.HTTPError as exc:
         exc.close()
-        raise DeliveryFailure(f"HTTP {exc.code}", retry=exc.code in RETRY_STATUSES) from None
+        raise DeliveryError(f"HTTP {exc.code}", retry=exc.code in RETRY_STATUSES) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DeliveryFailure(str(reason) or type(exc).__name__, retry=True) from None
+        raise DeliveryError(str(reason) or type(exc).__name__, retry=True) from None
 
 
 class WebhookNotifier:
@@ -293,7 +293,7 @@ class WebhookNotifier:
             headers["X-Sttdesk-Signature"] = f"sha256={digest}"
         try:
             status = self._send(notice.url, delivery.body, headers, timeout=self._options.timeout_seconds)
-        except DeliveryFailure as failure:
+        except DeliveryError as failure:
             self._failed(delivery, failure)
             return
         with self._cond:
@@ -302,7 +302,7 @@ class WebhookNotifier:
                  notice.event, notice.payload.get("job", {}).get("job_id"), _host(notice.url), status,
                  delivery.attempt)
 
-    def _failed(self, delivery: _Delivery, failure: DeliveryFailure) -> None:
+    def _failed(self, delivery: _Delivery, failure: DeliveryError) -> None:
         notice = delivery.notice
         if not failure.retry or delivery.attempt >= self._options.max_attempts:
             with self._cond:

@@ -23,9 +23,9 @@ def make_paths(root: Path, models_dir: Path) -> AppPaths:
 
 
 def make_core(root: Path, models_dir: Path, *, agents: int, settings: Settings | None = None,
-              engine: str = "fake") -> Core:
+              engine: str = "fake", agent_args: tuple[str, ...] = ()) -> Core:
     return build_core(paths=make_paths(root, models_dir), settings=settings or Settings(), pool_agents=agents,
-                      pool_threads=1, engine=engine)
+                      pool_threads=1, engine=engine, agent_args=agent_args)
 
 
 def wait_for_agents(core: Core, count: int = 1, timeout: float = 60.0) -> None:
