@@ -44,7 +44,7 @@ from .errors import (
 )
 from .schemas import job_resource
 from .uploads import UPLOADS_DIR_NAME, UploadArea
-from .webhooks import CALLBACK_EXTRA, NOTICE_EVENTS, Notice, WebhookNotifier, WebhookOptions
+from .webhooks import CALLBACK_EXTRA, NOTICE_EVENTS, Notice, NoticeLookup, WebhookNotifier, WebhookOptions
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,8 @@ def create_app(
                           (Path(paths.cache_dir), "<cache>"), (Path(paths.config_dir), "<config>")])
     limit = int(max_upload_bytes if max_upload_bytes is not None else core.settings.limits.max_bytes)
     uploads = UploadArea(data_dir / UPLOADS_DIR_NAME)
+    # Before any thread starts: a store that cannot be read fails here and leaves nothing running.
+    uploads.sweep((job.id, job.source_path) for job in core.store.list_jobs(limit=SWEEP_JOB_LIMIT))
     notifier = WebhookNotifier(_notice_lookup(core), secret=token, options=webhook_options)
     ctx = ApiContext(core=core, uploads=uploads, notifier=notifier, scrub=scrub, max_upload_bytes=limit)
 
@@ -90,7 +92,6 @@ def create_app(
 
     ctx.on_close(core.events.subscribe(on_event))
     notifier.start(core.events.subscribe)
-    uploads.sweep((job.id, job.source_path) for job in core.store.list_jobs(limit=SWEEP_JOB_LIMIT))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -128,7 +129,9 @@ def create_app(
     return app
 
 
-def _notice_lookup(core: Any) -> Any:
+def _notice_lookup(core: Any) -> NoticeLookup:
+    """Finds the notice of a finished job in the store: its callback URL, its status document."""
+
     def lookup(job_id: str) -> Notice | None:
         record = core.store.find_job(job_id)
         if record is None:
