@@ -8,10 +8,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from .cluster.coordinator import Coordinator
 from .cluster.leasing import LeaseManager, ModelRef
+from .domain.errors import SttdeskError
 from .engine.store import ModelStore
 from .paths import AppPaths, default_paths
 from .service.events import EventBus, EventKind, ServiceEvent
@@ -42,7 +43,7 @@ class Core:
     timers: Timers
     _started: bool = field(default=False, repr=False)
 
-    def start(self) -> Core:
+    def start(self) -> Self:
         if self._started:
             return self
         self.coordinator.start()
@@ -54,17 +55,18 @@ class Core:
         return self
 
     def stop(self) -> None:
-        if not self._started:
-            return
-        self._started = False
-        self.timers.stop()
-        if self.pool is not None:
-            self.pool.stop()
-        self.coordinator.stop()
+        """Stop what runs (also after a failed or skipped start) and close the store."""
+        if self._started:
+            self._started = False
+            self.timers.stop()
+            if self.pool is not None:
+                self.pool.stop()
+            self.coordinator.stop()
         self.service.close()
         self.events.close()
+        self.store.close()
 
-    def __enter__(self) -> Core:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -102,7 +104,7 @@ def build_core(
     def resolve_model(name: str) -> ModelRef:
         try:
             installed = models.get(name)
-        except Exception:
+        except SttdeskError:  # removed since the job was added: agents announcing the name may take it
             return ModelRef(name=name, sha256=None)
         return ModelRef(name=name, sha256=installed.sha256)
 
@@ -114,7 +116,7 @@ def build_core(
             return settings.processing.default_model
         try:
             return models.default_name or FALLBACK_MODEL
-        except Exception:  # a damaged manifest: add() reports it when it looks the model up
+        except SttdeskError:  # a damaged manifest: add() reports it when it looks the model up
             return FALLBACK_MODEL
 
     def validate_options(options: dict[str, Any]) -> None:
@@ -195,7 +197,7 @@ def fake_model_args(models: ModelStore) -> tuple[str, ...]:
     args: list[str] = []
     try:
         installed = models.list()
-    except Exception:  # a damaged manifest: the fake agents announce only their own model
+    except SttdeskError:  # a damaged manifest: the fake agents announce only their own model
         log.warning("cannot read the installed models for the fake agents", exc_info=True)
         installed = []
     for model in installed:
@@ -210,13 +212,14 @@ def alerts_from(metrics: Any, settings: Settings) -> list[dict[str, Any]]:
         ("retry_rate", metrics.retry_rate, limits.retry_rate_alert,
          "More than {limit:.0%} of attempts are being retried.",
          "Hơn {limit:.0%} số lần xử lý phải thử lại."),
-        ("mean_retries", metrics.mean_retries_per_job, limits.mean_retries_alert,
+        ("mean_retries", metrics.retries_per_job, limits.mean_retries_alert,
          "Jobs need more than {limit} retries on average.",
          "Trung bình mỗi công việc phải thử lại hơn {limit} lần."),
-        ("dead_letters", metrics.dead_letters, limits.dead_letters_alert,
+        ("dead_letters", metrics.dead_letter_depth, limits.dead_letters_alert,
          "More than {limit} pieces have failed for good.",
          "Hơn {limit} đoạn đã thất bại hoàn toàn."),
-        ("agent_crashes", metrics.agent_crashes_last_hour, limits.agent_crashes_per_hour_alert,
+        ("agent_crashes", metrics.agent_crashes * 3600.0 / metrics.window_seconds,
+         limits.agent_crashes_per_hour_alert,
          "Agents crashed more than {limit} times in the last hour.",
          "Các máy xử lý bị lỗi hơn {limit} lần trong giờ qua."),
     ]

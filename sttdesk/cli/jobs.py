@@ -8,11 +8,15 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from rich.table import Column, Table
 
 from ..domain.exporters import available_formats, export, write_export
 
-console = Console()
+#: Piped output is read by scripts and people alike: never wrap an id in the middle.
+PIPED_WIDTH = 200
+
+console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 
 def _core():
@@ -28,7 +32,7 @@ def _when(seconds: float | None) -> str:
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
@@ -45,9 +49,10 @@ def jobs() -> None:
 def list_jobs(states: tuple[str, ...], limit: int) -> None:
     """List jobs, newest first."""
     core = _core()
-    table = Table("id", "file", "state", "progress", "duration", "language", "model", "created")
+    table = Table("file", "state", "progress", "duration", "language", "model", "created")
+    table.columns.insert(0, Column("id", no_wrap=True))
     for view in core.service.list(states=[s.upper() for s in states] or None, limit=limit):
-        table.add_row(view.id, view.name, view.state, f"{view.chunks_done}/{view.chunks_total}",
+        table.add_row(view.id, escape(view.name), view.state, f"{view.chunks_done}/{view.chunks_total}",
                       _duration(view.duration), view.detected_language or view.language, view.model,
                       _when(view.created_at))
     console.print(table)
@@ -59,8 +64,25 @@ def show(job_id: str) -> None:
     """Show one job's details."""
     view = _core().service.get(job_id)
     table = Table(show_header=False)
-    for key, value in view.to_dict().items():
-        table.add_row(key, str(value))
+    rows = [
+        ("id", view.id), ("file", view.path), ("state", view.state),
+        ("progress", f"{view.chunks_done}/{view.chunks_total} chunks"
+                     + (f", {view.chunks_failed} failed" if view.chunks_failed else "")
+                     + (f", {view.chunks_running} running" if view.chunks_running else "")),
+        ("duration", _duration(view.duration)),
+        ("language", view.language + (f" (detected {view.detected_language})" if view.detected_language else "")),
+        ("model", view.model), ("retries", str(view.retries)),
+        ("created", _when(view.created_at)), ("started", _when(view.started_at)),
+        ("finished", _when(view.finished_at)),
+    ]
+    if view.eta_seconds is not None:
+        rows.append(("time left", _duration(view.eta_seconds)))
+    if view.agents:
+        rows.append(("agents", ", ".join(view.agents)))
+    if view.error_code:
+        rows += [("error", f"{view.error_en} [{view.error_code}]"), ("lỗi", view.error_vi or "")]
+    for key, value in rows:
+        table.add_row(key, escape(value))
     console.print(table)
 
 

@@ -41,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except SttdeskError as exc:
         click.echo(f"Error: {exc.user_message('en')}", err=True)
         return 1
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # the core was stopped on the way out; its jobs stay in the table
+        click.echo("Interrupted. Run the same command again to continue where it stopped.", err=True)
         return 130
     except click.ClickException as exc:
         exc.show()

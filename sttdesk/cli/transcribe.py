@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,6 +24,12 @@ from ..service.job_service import JobRequest
 
 #: How often the progress display is refreshed from the store (seconds).
 REFRESH_SECONDS = 0.3
+
+
+def agent_log_level() -> str:
+    """The local agents' --log-level: as verbose as this command was asked to be (-v, -vv)."""
+    level = logging.getLogger().getEffectiveLevel()
+    return "debug" if level <= logging.DEBUG else "info" if level <= logging.INFO else "warning"
 
 
 def parse_formats(value: str) -> list[str]:
@@ -42,8 +50,9 @@ def parse_formats(value: str) -> list[str]:
               help="Comma-separated export formats.")
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder for the exports (default: beside each input file).")
-@click.option("--agents", type=int, default=None, help="Local agents to start (default: one per core).")
-@click.option("--threads", type=int, default=None, help="whisper.cpp threads per local agent.")
+@click.option("--agents", type=click.IntRange(1, 256), default=None,
+              help="Local agents to start (default: one per core).")
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="whisper.cpp threads per local agent.")
 @click.option("--engine", type=click.Choice(["whisper", "fake"]), default="whisper", hidden=True,
               help="Engine of the local agents ('fake' is a test and benchmark aid).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -59,25 +68,29 @@ def transcribe(files: tuple[Path, ...], language: str | None, model: str | None,
 
     fmt_list = parse_formats(formats)
     console = Console(stderr=True, quiet=quiet)
-    core = build_core(pool_agents=agents, pool_threads=threads, engine=engine, foreground=True)
+    errors = Console(stderr=True)
+    core = build_core(pool_agents=agents, pool_threads=threads, engine=engine, foreground=True,
+                      agent_log_level=agent_log_level())
     language = language or core.settings.processing.default_language
     jobs: dict[str, Path] = {}
     failures = 0
+    # Files are checked and queued before the agents start: a bad file fails at once.
+    for path in files:
+        try:
+            job_id = core.service.find_unfinished(path, language=language, model=model)
+            if job_id:
+                console.print(f"Resuming the unfinished job {job_id} for {escape(path.name)}")
+                core.service.continue_job(job_id)
+            else:
+                job_id = core.service.add(JobRequest(path=path, language=language, model=model))
+            jobs[job_id] = path
+        except SttdeskError as exc:
+            failures += 1
+            errors.print(f"[red]{escape(str(path))}: {escape(exc.user_message('en'))}[/red]")
+    if not jobs:
+        core.stop()
+        raise SystemExit(1)
     with core:
-        for path in files:
-            try:
-                job_id = core.service.find_unfinished(path, language=language, model=model)
-                if job_id:
-                    console.print(f"Resuming the unfinished job {job_id} for {path.name}")
-                    core.service.continue_job(job_id)
-                else:
-                    job_id = core.service.add(JobRequest(path=path, language=language, model=model))
-                jobs[job_id] = path
-            except SttdeskError as exc:
-                failures += 1
-                console.print(f"[red]{path}: {exc.user_message('en')}[/red]")
-        if not jobs:
-            raise SystemExit(1)
         failures += _follow(core, jobs, console, fmt_list, output_dir)
     if failures:
         raise SystemExit(1)
@@ -108,16 +121,20 @@ def _follow(core, jobs: dict[str, Path], console: Console, formats: list[str],
                     if state is JobState.COMPLETED:
                         finished.add(job_id)
                         written = _export(core, job_id, path, formats, output_dir)
-                        progress.console.print(f"[green]{path.name}[/green]: " + ", ".join(map(str, written)))
+                        progress.console.print(f"[green]{escape(path.name)}[/green]: "
+                                               + escape(", ".join(map(str, written))))
                     elif state in (JobState.FAILED, JobState.CANCELLED):
                         finished.add(job_id)
                         failures += 1
-                        message = view.error_en or state.value
-                        progress.console.print(f"[red]{path.name}: {message}[/red]")
+                        # failures are shown even with --quiet
+                        report = progress.console if not console.quiet else Console(stderr=True)
+                        message = view.error_en or f"the job was {state.value.lower()}"
+                        report.print(f"[red]{escape(path.name)}: {escape(message)}[/red]")
                         if view.chunks_done:
                             written = _export(core, job_id, path, formats, output_dir, suffix=".partial")
-                            progress.console.print("  partial transcript: " + ", ".join(map(str, written)))
-                        progress.console.print(f"  retry with: sttdesk jobs retry {job_id}")
+                            report.print("  partial transcript: " + escape(", ".join(map(str, written))))
+                        if state is JobState.FAILED:
+                            report.print(f"  retry with: sttdesk jobs retry {job_id}")
     finally:
         unsubscribe()
     return failures

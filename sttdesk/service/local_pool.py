@@ -34,6 +34,18 @@ DEFAULT_AGENT_LOG_LEVEL = "warning"
 
 _LISTENING = re.compile(r"listening on (tcp://\S+)")
 
+#: Local agents must not outlive the app, even when it is killed with SIGKILL: on Linux
+#: each agent is started through this launcher, which asks the kernel for SIGKILL when
+#: its parent goes (PR_SET_PDEATHSIG = 1, kept across exec) and then becomes the agent.
+#: An agent holds no state worth a clean stop; its engine child follows it by itself.
+_DIE_WITH_PARENT = sys.platform.startswith("linux")
+_LAUNCHER = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)\n"
+    "if os.getppid() != int(sys.argv[1]): sys.exit(1)\n"  # the app died before prctl
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
 
 def default_pool_shape(cores: int | None = None, *, foreground: bool = False,
                        load: float | None = None) -> tuple[int, int]:
@@ -108,11 +120,24 @@ class LocalPool:
             return [m.process.pid for m in self._members if m.process and m.process.poll() is None]
 
     def start(self) -> None:
-        """Start every agent and a thread that restarts the ones that die."""
-        for member in self._members:
-            self._start_member(member)
-        self._watcher = threading.Thread(target=self._watch, name="local-pool", daemon=True)
+        """Start every agent (in parallel) and a thread that restarts the ones that die.
+
+        Returns once each agent has said where it listens, or failed to. Every
+        agent is started from the pool's own thread: Linux sends an agent its
+        death signal when the *thread* that started it ends, and that thread
+        lives exactly as long as the pool.
+        """
+        started = threading.Event()
+        self._watcher = threading.Thread(target=self._run, args=(started,), name="local-pool", daemon=True)
         self._watcher.start()
+        started.wait()
+
+    def _run(self, started: threading.Event) -> None:
+        try:
+            self._start_members(self._members)
+        finally:
+            started.set()
+        self._watch()
 
     def stop(self) -> None:
         """Ask every agent to finish (SIGTERM), then kill the ones still running."""
@@ -147,29 +172,40 @@ class LocalPool:
             *self._extra_args,
         ]
 
-    def _start_member(self, member: _Member) -> None:
-        command = self._command(member)
-        log.info("starting local agent %d", member.index + 1)
-        proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
-            start_new_session=True,
-        )
-        endpoint = self._read_endpoint(proc)
-        with self._lock:
-            member.process = proc
-            member.endpoint = endpoint
-        if endpoint is None:
-            log.error("local agent %d did not start (exit code %s)", member.index + 1, proc.poll())
-            if proc.poll() is None:
-                proc.kill()
-            return
-        # keep draining stdout so the agent never blocks on a full pipe
-        member.log_thread = threading.Thread(target=self._drain, args=(proc,), daemon=True)
-        member.log_thread.start()
-        self._on_endpoint(endpoint)
+    def _start_members(self, members: list[_Member]) -> None:
+        """Start agents side by side, then wait for each one's listening line."""
+        spawned = []
+        for member in members:
+            log.info("starting local agent %d", member.index + 1)
+            command = self._command(member)
+            if _DIE_WITH_PARENT:
+                command = [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *command]
+            proc = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
+                # its own session: a Ctrl-C in the terminal reaches the app, which stops agents cleanly
+                start_new_session=True,
+            )
+            spawned.append((member, proc, self._endpoint_reader(proc)))
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        for member, proc, (reader, result) in spawned:
+            reader.join(max(0.0, deadline - time.monotonic()))
+            endpoint = result[0] if result else None
+            with self._lock:
+                member.process = proc
+                member.endpoint = endpoint
+            if endpoint is None:
+                log.error("local agent %d did not start (exit code %s)", member.index + 1, proc.poll())
+                if proc.poll() is None:
+                    proc.kill()
+                continue
+            # keep draining stdout so the agent never blocks on a full pipe
+            member.log_thread = threading.Thread(target=self._drain, args=(proc,), daemon=True)
+            member.log_thread.start()
+            self._on_endpoint(endpoint)
 
     @staticmethod
-    def _read_endpoint(proc: subprocess.Popen[str]) -> str | None:
+    def _endpoint_reader(proc: subprocess.Popen[str]) -> tuple[threading.Thread, list[str]]:
+        """A started thread that reads the agent's stdout up to its listening line."""
         assert proc.stdout is not None
         result: list[str] = []
 
@@ -182,8 +218,7 @@ class LocalPool:
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-        reader.join(START_TIMEOUT_SECONDS)
-        return result[0] if result else None
+        return reader, result
 
     @staticmethod
     def _drain(proc: subprocess.Popen[str]) -> None:
@@ -209,4 +244,4 @@ class LocalPool:
                 if now >= member.next_start and not self._stopping.is_set():
                     member.restarts += 1
                     member.next_start = 0.0
-                    self._start_member(member)
+                    self._start_members([member])

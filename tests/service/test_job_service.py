@@ -8,6 +8,7 @@ tested in test_transcribe_cli.py.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import threading
 import time
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sttdesk.app import Core, build_core, fake_model_args
+from sttdesk.app import Core, alerts_from, build_core, fake_model_args
 from sttdesk.domain.errors import SttdeskError
 from sttdesk.domain.jobs import ChunkState, JobState
 from sttdesk.domain.retry import RetryPolicy
@@ -28,6 +29,7 @@ from sttdesk.service.events import EventKind, ServiceEvent
 from sttdesk.service.job_service import JobNotFoundError, JobRequest, JobStateError
 from sttdesk.service.local_pool import LocalPool
 from sttdesk.settings import load_settings
+from sttdesk.store.repository import JobStore
 
 from .conftest import SpeechFactory, wav_seconds, write_wav
 
@@ -451,3 +453,26 @@ def test_continue_job_resumes_a_paused_job_and_retries_a_failed_one(
         assert core.service.get(paused_id).state == "PAUSED"
         core.service.continue_job(paused_id)
         wait_state(core, paused_id, JobState.COMPLETED)
+
+
+# --- monitoring ----------------------------------------------------------------------------
+
+
+def test_alerts_name_each_crossed_threshold_in_both_languages(tmp_path: Path) -> None:
+    settings = fast_settings()
+    with JobStore(tmp_path / "metrics.db") as store:
+        quiet = store.metrics()
+    assert alerts_from(quiet, settings) == []
+    limits = settings.monitoring
+    at_limits = dataclasses.replace(quiet, retry_rate=limits.retry_rate_alert,
+                                    retries_per_job=limits.mean_retries_alert,
+                                    dead_letter_depth=limits.dead_letters_alert,
+                                    agent_crashes=limits.agent_crashes_per_hour_alert)
+    assert alerts_from(at_limits, settings) == []  # an alert needs the threshold crossed, not reached
+    crossed = dataclasses.replace(quiet, retry_rate=0.5, retries_per_job=2.0, dead_letter_depth=101,
+                                  agent_crashes=6)
+    alerts = alerts_from(crossed, settings)
+    assert [a["alert"] for a in alerts] == ["retry_rate", "mean_retries", "dead_letters", "agent_crashes"]
+    for alert in alerts:
+        assert alert["value"] > alert["limit"]
+        assert alert["message_en"] and alert["message_vi"] and alert["message_en"] != alert["message_vi"]
