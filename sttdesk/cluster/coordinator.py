@@ -330,7 +330,12 @@ class Coordinator:
         sock = make_coordinator_socket(self._ctx, endpoint, self._routing_id)
         self._sockets[endpoint] = sock
         self._poller.register(sock, zmq.POLLIN)
-        self._say_hello(self._links[endpoint])
+        self._say_hello(self._links[endpoint], renew=False)
+
+    def _renew_socket(self, endpoint: str) -> None:
+        """Replace an agent's socket: drops what was queued for it and connects afresh."""
+        self._close_socket(endpoint, say_bye=False)
+        self._open_socket(endpoint)
 
     def _close_socket(self, endpoint: str, *, say_bye: bool) -> None:
         sock = self._sockets.pop(endpoint, None)
@@ -361,12 +366,17 @@ class Coordinator:
         self._disconnect(endpoint)
         log.info("disconnected from agent %s", endpoint)
 
-    def _say_hello(self, link: AgentLink) -> None:
+    def _say_hello(self, link: AgentLink, *, renew: bool = True) -> None:
         link.hello_sent = self._clock()
         link.awaiting_ready = True
-        self._send(link.endpoint, wire.Hello(coordinator_id=self.coordinator_id,
-                                             coordinator_name=self.name,
-                                             protocol=wire.PROTOCOL_VERSION))
+        sent = self._send(link.endpoint, wire.Hello(coordinator_id=self.coordinator_id,
+                                                    coordinator_name=self.name,
+                                                    protocol=wire.PROTOCOL_VERSION))
+        if not sent and renew and link.endpoint in self._sockets:
+            # A DEALER whose connection ended in a protocol error (a frame over MAXMSGSIZE)
+            # never reconnects and refuses every send: only a new socket talks again.
+            log.info("agent %s: connection gone, connecting afresh", link.endpoint)
+            self._renew_socket(link.endpoint)
 
     def _send(self, endpoint: str, message: Any) -> bool:
         return self._send_frames(endpoint, wire.encode(message), type(message).KIND)
@@ -404,8 +414,7 @@ class Coordinator:
         self._on_event("agent_lost", {"endpoint": link.endpoint, "agent_id": link.agent_id})
         # A fresh socket drops what was queued for the dead peer (WORK included), so an
         # agent restarted on the same port does not get stale work; then HELLO again.
-        self._close_socket(link.endpoint, say_bye=False)
-        self._open_socket(link.endpoint)
+        self._renew_socket(link.endpoint)
 
     def _read_agent(self, endpoint: str, sock: zmq.Socket) -> None:
         for _ in range(READ_BATCH):

@@ -66,6 +66,17 @@ class WorkOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class _Lease:
+    """A lease this coordinator handed out and has not heard the end of."""
+
+    chunk_id: int
+    attempt: int
+    job_id: str
+    #: The agent holding it.
+    endpoint: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExpiredLease:
     """A lease of ours that ran past its deadline and was settled as a failed attempt."""
 
@@ -163,8 +174,9 @@ class LeaseManager:
         self._on_event = on_event or (lambda kind, data: None)
         self._grace = lease_grace_seconds
         self._max_scan = max_dispatch_scan
-        #: lease id -> (chunk id, attempt, endpoint) for leases this coordinator handed out.
-        self._leases: dict[str, tuple[int, int, str]] = {}
+        #: Leases this coordinator handed out, by lease id (kept apart from the store, so a
+        #: deleted job's leases can still be taken back from their agents).
+        self._leases: dict[str, _Lease] = {}
         #: Jobs already reported as waiting for a model no agent has (logged once each).
         self._unservable: set[str] = set()
 
@@ -238,7 +250,7 @@ class LeaseManager:
             self._settle_failure(leased, lease_id, audio_unreadable(detail), now)
             return None
         agent.leases.add(lease_id)
-        self._leases[lease_id] = (leased.id, leased.attempt, agent.endpoint)
+        self._leases[lease_id] = _Lease(leased.id, leased.attempt, job.id, agent.endpoint)
         self._on_event("chunk_leased", {"job_id": job.id, "chunk_id": leased.id,
                                         "agent_id": agent.agent_id, "attempt": leased.attempt})
         # The agent matches name *and* sha256: name the exact file it announced.
@@ -285,10 +297,10 @@ class LeaseManager:
         """
         agent.leases.discard(lease_id)
         entry = self._leases.get(lease_id)
-        if entry is None or entry[2] != agent.endpoint:
+        if entry is None or entry.endpoint != agent.endpoint:
             return None
         del self._leases[lease_id]
-        return entry[0], entry[1]
+        return entry.chunk_id, entry.attempt
 
     def complete(self, agent: AgentLink, *, lease_id: str, chunk_id: int, attempt: int,
                  result: dict[str, Any], engine_seconds: float, agent_seconds: float) -> CompletionOutcome:
@@ -369,7 +381,7 @@ class LeaseManager:
             entry = self._leases.pop(chunk.lease_id, None)
             settled = self._settle_failure(chunk, chunk.lease_id, LEASE_EXPIRED, now, expired=True)
             if entry is not None and settled:
-                expired.append(ExpiredLease(lease_id=chunk.lease_id, chunk_id=chunk.id, endpoint=entry[2]))
+                expired.append(ExpiredLease(lease_id=chunk.lease_id, chunk_id=chunk.id, endpoint=entry.endpoint))
         return expired
 
     def wake_retries(self) -> int:
@@ -379,15 +391,15 @@ class LeaseManager:
     def owner_of(self, lease_id: str) -> str | None:
         """The endpoint of the agent holding a lease of ours."""
         entry = self._leases.get(lease_id)
-        return None if entry is None else entry[2]
+        return None if entry is None else entry.endpoint
 
     def holds(self, lease_id: str) -> bool:
         """Whether ``lease_id`` is a lease of ours still running."""
         return lease_id in self._leases
 
     def leases_of_job(self, job_id: str) -> list[str]:
-        chunk_ids = {c.id for c in self._store.chunks_of(job_id, with_results=False)}
-        return [lid for lid, (cid, _, _) in self._leases.items() if cid in chunk_ids]
+        """Our running leases on chunks of ``job_id`` (even if the job was deleted meanwhile)."""
+        return [lease_id for lease_id, entry in self._leases.items() if entry.job_id == job_id]
 
     # --- retry policy --------------------------------------------------------
 
