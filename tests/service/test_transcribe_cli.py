@@ -27,7 +27,7 @@ from sttdesk.app import build_core
 from sttdesk.audio.decode import load_audio
 from sttdesk.domain.jobs import ChunkState, JobState
 from sttdesk.domain.textnorm import normalize_text
-from sttdesk.engine.store import ModelStore
+from sttdesk.engine.store import InstalledModel, ModelStore
 from sttdesk.service.job_service import JobRequest
 from sttdesk.store.repository import JobStore
 
@@ -363,3 +363,35 @@ def test_bad_files_and_options_exit_non_zero_with_a_clear_message(
     assert sttdesk(env, "transcribe", str(en_audio / "jfk.wav"), "--agents", "0").returncode == 2
     with JobStore(Path(env["STTDESK_DATA_DIR"]) / "sttdesk.db") as store:
         assert store.count_jobs() == 0  # nothing bad was queued
+
+
+# --- sttdesk serve ---------------------------------------------------------------------------
+
+
+def test_serve_runs_jobs_queued_by_another_front_end_and_stops_cleanly_on_sigterm(
+    tiny_model: InstalledModel, en_audio: Path
+) -> None:
+    # a job queued (and prepared) by another process, before the server runs
+    queued = build_core(pool_agents=0)
+    first_id = queued.service.add(JobRequest(path=en_audio / "jfk.wav", language="en"))
+    _wait(lambda: queued.service.get(first_id).chunks_total == 1, 60, "the job to be planned")
+    server = subprocess.Popen([sys.executable, "-m", "sttdesk.cli.main", "serve", "--engine", "fake", "--agents", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        _wait(lambda: queued.service.get(first_id).state == "COMPLETED", RUN_TIMEOUT_SECONDS, "the queued job")
+        # and one added while it runs
+        second_id = queued.service.add(JobRequest(path=en_audio / "jfk.wav", language="en"))
+        _wait(lambda: queued.service.get(second_id).state == "COMPLETED", RUN_TIMEOUT_SECONDS, "the new job")
+        helpers = _descendants(server.pid)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) == 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+        stderr = server.stderr.read()  # type: ignore[union-attr]
+        server.stderr.close()  # type: ignore[union-attr]
+        queued.stop()
+    assert "stopped" in stderr and "Traceback" not in stderr
+    _wait(lambda: not any(_alive(pid) for pid in helpers), 30, "the local agent to stop")
+    assert queued.service.transcript(second_id).text.startswith("fake 11.00 seconds")
