@@ -242,6 +242,10 @@ class JobService:
         self._change(job_id, JobState.PENDING, action=("resume", "tiếp tục"))
         if not job.is_planned:
             self._preparer.submit(job_id)
+        elif self._require(job_id).state is JobState.COMPLETED:
+            # every chunk came back while it was paused: resuming completed it
+            self._emit(EventKind.JOB_FINISHED, job_id, {"state": JobState.COMPLETED.value})
+            return
         self._wake()
 
     def retry_failed(self, job_id: str) -> int:

@@ -476,3 +476,21 @@ def test_alerts_name_each_crossed_threshold_in_both_languages(tmp_path: Path) ->
     for alert in alerts:
         assert alert["value"] > alert["limit"]
         assert alert["message_en"] and alert["message_vi"] and alert["message_en"] != alert["message_vi"]
+
+
+def test_resuming_a_job_whose_chunks_all_came_back_while_paused_completes_it(
+    tiny_model: InstalledModel, en_audio: Path
+) -> None:
+    with running_core(agents=1) as core:
+        log = EventLog(core)
+        job_id = core.service.add(JobRequest(path=en_audio / "jfk.wav", language="en",
+                                             options={"fake": {"delay": 1.5}}))
+        wait_state(core, job_id, JobState.PROCESSING)
+        core.service.pause(job_id)
+        wait_for(lambda: core.service.get(job_id).chunks_done == 1, what="the running chunk to come back")
+        assert core.service.get(job_id).state == "PAUSED"
+        core.service.resume_job(job_id)
+        assert core.service.get(job_id).state == "COMPLETED"
+        finished = log.wait(job_id, EventKind.JOB_FINISHED)
+    assert finished[0].data["state"] == "COMPLETED"
+    assert core.service.transcript(job_id, partial=False).text.startswith("fake 11.00 seconds")
