@@ -120,7 +120,9 @@ def whole_file_text(talk: Talk, models_dir: Path) -> str:
     from sttdesk.engine.options import DecodeOptions
     from sttdesk.engine.process import EngineProcess
 
-    engine = EngineProcess(ModelStore(models_dir).path_for(MODEL), threads=2)
+    # One thread: the text is the same, and whisper.cpp's two-thread runs crawl when other work
+    # takes a core (benchmarks/pipeline.py measured 2.8x slower per chunk at a load of 3).
+    engine = EngineProcess(ModelStore(models_dir).path_for(MODEL), threads=1)
     try:
         result = engine.transcribe(load_audio(talk.path), DecodeOptions(language="en"), timeout=RUN_TIMEOUT_SECONDS)
     finally:
