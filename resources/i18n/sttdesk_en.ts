@@ -26,6 +26,64 @@
     </message>
 </context>
 <context>
+    <name>ExportDialog</name>
+    <message>
+        <source>Export Transcripts</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message numerus="yes">
+        <source>Save the transcripts of %n job(s) as:</source>
+        <translation>
+            <numerusform>Save the transcripts of %n job as:</numerusform>
+            <numerusform>Save the transcripts of %n jobs as:</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Plain text (TXT)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Data with word times (JSON)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Subtitles (SRT)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Web subtitles (VTT)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Start each line of the text file with its time</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Folder:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Files are named after the recordings; an earlier export of the same job is replaced.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export to Folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>Formatting</name>
     <message>
         <source>Waiting</source>
@@ -236,7 +294,7 @@
     <message>
         <source>Drop audio or video files here to transcribe them,
 or use Add Files… (Ctrl+O).</source>
-        <extracomment>How often the status bar&apos;s pool figures are read again. How long a status bar message stays. Wait after an agent event before reading the agents: the coordinator publishes its snapshot of the links a moment after it announces the event. Sum over ready agents of their measured speed (× real time); None before any measurement. Agent id → the name it announced, for the job table&apos;s agents column. The user asked to quit (menu or closing the window, after confirming).</extracomment>
+        <extracomment>How often the status bar&apos;s pool figures are read again. How long a status bar message stays. Wait after an agent event before reading the agents: the coordinator publishes its snapshot of the links a moment after it announces the event. Sum over ready agents of their measured speed (× real time); None before any measurement. Agent id → the name it announced, for the job table&apos;s agents column. The user asked to quit (menu or closing the window, after confirming). What the latest export wrote (for the status bar and tests).</extracomment>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -337,6 +395,25 @@ or use Add Files… (Ctrl+O).</source>
     </message>
     <message>
         <source>The folder %1 no longer exists.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message numerus="yes">
+        <source>Saved %n file(s) in %1.</source>
+        <translation>
+            <numerusform>Saved %n file in %1.</numerusform>
+            <numerusform>Saved %n files in %1.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Automatic export failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Some transcripts were not saved</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

@@ -18,7 +18,7 @@ from PySide6.QtGui import (
     QDropEvent,
     QKeySequence,
 )
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QToolBar, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QMainWindow, QSplitter, QToolBar, QWidget
 
 from ..domain.errors import SttdeskError
 from ..domain.jobs import JobState
@@ -26,9 +26,11 @@ from ..service.events import EventKind, ServiceEvent
 from ..service.job_service import JobRequest, JobService
 from ..service.views import JobView
 from . import messages
+from .export_dialog import ExportDialog
+from .exporting import ExportOptions, ExportResult, export_jobs
 from .file_drop import MEDIA_FILTER_PATTERNS, expand_paths, local_paths
 from .icons import icon
-from .job_actions import OPERATIONS, JobActions, applicable, run_operation
+from .job_actions import EXPORTABLE_STATES, OPERATIONS, JobActions, applicable, run_operation
 from .job_feed import JobFeed
 from .job_options_bar import JobOptionsBar
 from .job_table_model import JobTableModel
@@ -118,7 +120,14 @@ class MainWindow(QMainWindow):
         self._quitting = False
         self._core_default_model = ""
         self._select_when_listed = ""
+        #: What the latest export wrote (for the status bar and tests).
+        self.last_export: ExportResult | None = None
         self._open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl
+        # Runs a modal dialog, True when accepted (tests answer dialogs without a modal loop).
+        self._run_dialog: Callable[[QDialog], bool] = lambda dialog: dialog.exec() == QDialog.DialogCode.Accepted
+        self._export_folder: Path | None = None
+        self._export_formats: tuple[str, ...] | None = None
+        self._export_timestamps = False
         self.setWindowTitle("sttdesk")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
@@ -224,6 +233,8 @@ class MainWindow(QMainWindow):
         self.actions.add_folder.triggered.connect(self.choose_folder)
         self.actions.operation_requested.connect(self.run_operation)
         self.actions.open_folder.triggered.connect(self.open_selected_folders)
+        self.actions.export.triggered.connect(self.export_selected)
+        self.feed.job_finished.connect(self._export_automatically)
         self.table.selection_changed.connect(self.actions.set_selection)
         self.table.current_job_changed.connect(self.transcript.show_job)
         self.table.doubleClicked.connect(lambda _index: self.transcript.table.setFocus())
@@ -377,6 +388,55 @@ class MainWindow(QMainWindow):
                 self.show_status(self.tr("The folder %1 no longer exists.").replace("%1", folder))
                 continue
             self._open_url(QUrl.fromLocalFile(folder))
+
+    # --- export -----------------------------------------------------------------------------------
+
+    def export_selected(self) -> None:
+        """Ask for formats and a folder, then write the selected jobs' transcripts there."""
+        jobs = [job for job in self.table.selected_jobs() if job.state in EXPORTABLE_STATES]
+        if not jobs:
+            return
+        settings = self.preferences.settings
+        folder = self._export_folder or Path(settings.ui.auto_export_dir or Path(jobs[0].path).parent)
+        formats = self._export_formats or tuple(settings.ui.auto_export_formats)
+        dialog = ExportDialog(len(jobs), folder=folder, formats=formats, txt_timestamps=self._export_timestamps,
+                              ui_language=self.ui_language, parent=self)
+        try:
+            if not self._run_dialog(dialog):
+                return
+            options = dialog.options()
+        finally:
+            dialog.deleteLater()
+        self._export_folder, self._export_formats = options.folder, options.formats
+        self._export_timestamps = options.txt_timestamps
+        self.export_jobs([job.id for job in jobs], options)
+
+    def export_jobs(self, job_ids: list[str], options: ExportOptions, *, automatic: bool = False) -> None:
+        """Write transcripts in the background; report what was written, and what failed, when done."""
+        service, store = self.core.service, self.core.store
+        self.parallel.run(lambda: export_jobs(service, store, job_ids, options),
+                          on_done=lambda result: self._exported(result, options, automatic),
+                          on_error=lambda exc: messages.show_error(
+                              self, self.tr("Export failed"), messages.error_text(exc, self.ui_language)))
+
+    def _exported(self, result: ExportResult, options: ExportOptions, automatic: bool) -> None:
+        self.last_export = result
+        if result.written:
+            self.show_status(self.tr("Saved %n file(s) in %1.", "", len(result.written))
+                             .replace("%1", str(options.folder)))
+        if result.failed:
+            lines = [f"{name}: {messages.error_text(error, self.ui_language)}" for name, error in result.failed]
+            title = self.tr("Automatic export failed") if automatic else self.tr("Some transcripts were not saved")
+            messages.show_error(self, title, "\n".join(lines))
+
+    def _export_automatically(self, job: JobView) -> None:
+        settings = self.preferences.settings
+        if job.state != JobState.COMPLETED.value or not settings.ui.auto_export_dir:
+            return
+        options = ExportOptions(folder=Path(settings.ui.auto_export_dir).expanduser(),
+                                formats=tuple(settings.ui.auto_export_formats), ui_language=self.ui_language)
+        if options.formats:
+            self.export_jobs([job.id], options, automatic=True)
 
     # --- models and settings -----------------------------------------------------------------
 
