@@ -2,6 +2,153 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="en" sourcelanguage="en">
 <context>
+    <name>AgentsModel</name>
+    <message>
+        <source>Agent</source>
+        <extracomment>The agent&apos;s key (its id, or its endpoint before it said who it is). A plain value to sort the column by. Connected now, and whether it answered (READY). Approved to receive audio (None: the store has no record of it yet). Seconds of work per second of audio, measured over its lifetime; None before any work.</extracomment>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Where</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Approved</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Slots × threads</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Busy</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Speed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Parts done</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Last seen</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Key fingerprint: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>none</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Models: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This computer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Offline</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Connecting…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Working</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ready</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Yes (this computer)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not yet</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Yes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>just now</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 ago</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>AgentsPanel</name>
+    <message>
+        <source>Agents</source>
+        <extracomment>How often the panel reads the agents again while it is shown. A message for the main window&apos;s status bar.</extracomment>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Agents transcribe the parts of your recordings. This computer runs its own; office PCs running sttdesk-agent can join on the local network.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>LAN agents receive audio only once approved; the Approved column shows each agent&apos;s state (hover it for the key fingerprint).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>host:port, e.g. 192.168.1.20:%1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Add Agent</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Connect to an agent the network does not announce (for this session)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Add by address:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Connecting to %1…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message numerus="yes">
+        <source>%n agent(s) ready</source>
+        <translation>
+            <numerusform>%n agent ready</numerusform>
+            <numerusform>%n agents ready</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>%1 of %2 slots busy</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>DesktopApp</name>
     <message>
         <source>sttdesk could not start</source>
@@ -322,6 +469,26 @@ or use Add Files… (Ctrl+O).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>&amp;Agents…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>See the computers that transcribe, and add one by address</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Models…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Install, import, remove and choose whisper models</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Starting agents…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -417,6 +584,10 @@ or use Add Files… (Ctrl+O).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Settings saved.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>No agents yet</source>
         <translation type="unfinished"></translation>
     </message>
@@ -488,6 +659,347 @@ or use Add Files… (Ctrl+O).</source>
     </message>
     <message>
         <source>Cancel</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>ModelsDialog</name>
+    <message>
+        <source>Models</source>
+        <extracomment>Installed models or the default changed (the main window lists them again). The user made this model the default. Asks a yes/no question (tests answer it without a modal loop). Picks a model file to import; returns None when the user cancels.</extracomment>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Show installed models only</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Install</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Import File…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Add a whisper.cpp model file (ggml .bin) from this computer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Make Default</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel Install</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>★ %1 is recommended for this computer. Bigger models are more accurate but slower; the memory each needs is listed.</source>
+        <extracomment>A model to select once the list is read again (the one just installed).</extracomment>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Bigger models are more accurate but slower; the memory each needs is listed.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Installing %1…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancelling…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Importing %1…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove the model %1 (%2) from this computer? Jobs waiting for it will fail until it is installed again.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove Model</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 was removed.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>New jobs use %1 from now on.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Building a model locally cannot be cancelled</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Installed: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Install of %1 cancelled; it resumes where it stopped next time.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Import Model</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>whisper.cpp models (*.bin);;All files (*)</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>ModelsModel</name>
+    <message>
+        <source>Model</source>
+        <extracomment>The model&apos;s name (str). The :class:`ModelRow`. A plain value to sort the column by.</extracomment>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Languages</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Memory needed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Precision</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recommended for this computer: the most accurate model that runs well here</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Installed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Available</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Damaged: reinstall it</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>default</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>English only</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>English, Tiếng Việt and more</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <source>Settings</source>
+        <extracomment>Digits after the decimal point; 0 makes a whole-number spin box. When set, one step below ``minimum`` shows this text and stands for 0 (&quot;Automatic&quot; agents). Shown value = stored value × scale (a share shown in percent).</extracomment>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>General</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Processing</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Chunking</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Retries</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Changes to processing, chunking, retries and the display language take effect the next time sttdesk starts.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Restore Defaults</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Same as the system</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Display language:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Start in the tray, without opening the window</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Language of new jobs:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The model store&apos;s default</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Model of new jobs:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Off: export by hand</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save finished transcripts to:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>As:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Agents on this computer:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Automatic (one per core)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Threads per agent:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Time allowed per part:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Beam size:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Greedy (fastest)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Silence below:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> dBFS</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Shortest silence to cut at:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Shortest part:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Aim for parts of:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Longest part:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Overlap at a forced cut:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Fixed parts (no silences found):</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Overlap of fixed parts:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cut at silences (recommended)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Fixed-length parts</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>How to cut:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Retries of a failed part:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>First wait:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Each wait longer by:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Longest wait:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Random spread of waits:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>choose at least one format for the automatic export</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the longest wait must not be shorter than the first wait</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save Finished Transcripts To</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

@@ -83,6 +83,7 @@ class JobFeed(QObject):
         self._finished: set[str] = set()
         self._reading = False
         self._full_read_wanted = False
+        self._stopped = False
         self._flush_timer = QTimer(self, singleShot=True, interval=flush_delay_ms)
         self._flush_timer.timeout.connect(self._flush)
         self._tick_timer = QTimer(self, interval=tick_ms)
@@ -97,6 +98,8 @@ class JobFeed(QObject):
         self._running_timer.start()
 
     def stop(self) -> None:
+        """Stop following the core for good (the app is quitting)."""
+        self._stopped = True
         for timer in (self._flush_timer, self._tick_timer, self._running_timer):
             timer.stop()
 
@@ -138,7 +141,7 @@ class JobFeed(QObject):
     # --- reading in the background ------------------------------------------------
 
     def _schedule(self) -> None:
-        if not self._reading and not self._flush_timer.isActive():
+        if not self._stopped and not self._reading and not self._flush_timer.isActive():
             self._flush_timer.start()
 
     def _flush(self) -> None:

@@ -26,6 +26,7 @@ from ..service.events import EventKind, ServiceEvent
 from ..service.job_service import JobRequest, JobService
 from ..service.views import JobView
 from . import messages
+from .agents_panel import AgentsPanel
 from .export_dialog import ExportDialog
 from .exporting import ExportOptions, ExportResult, export_jobs
 from .file_drop import MEDIA_FILTER_PATTERNS, expand_paths, local_paths
@@ -35,7 +36,9 @@ from .job_feed import JobFeed
 from .job_options_bar import JobOptionsBar
 from .job_table_model import JobTableModel
 from .job_table_view import JobTableView
+from .models_dialog import ModelsDialog
 from .preferences import Preferences
+from .settings_dialog import SettingsDialog
 from .tasks import TaskRunner
 from .transcript_panel import TranscriptPanel
 
@@ -219,6 +222,30 @@ class MainWindow(QMainWindow):
         jobs_menu.addAction(select_all)
         self.file_menu, self.jobs_menu = file_menu, jobs_menu
         self.tools_menu = bar.addMenu(self.tr("&Tools"))
+        self.agents_action = QAction(icon("agents"), self.tr("&Agents…"), self)
+        self.agents_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
+        self.agents_action.setStatusTip(self.tr("See the computers that transcribe, and add one by address"))
+        self.agents_action.triggered.connect(self.show_agents)
+        self.models_action = QAction(icon("models"), self.tr("&Models…"), self)
+        self.models_action.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.models_action.setStatusTip(self.tr("Install, import, remove and choose whisper models"))
+        self.models_action.triggered.connect(self.show_models)
+        self.settings_action = QAction(icon("settings"), self.tr("&Settings…"), self)
+        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        if self.settings_action.shortcut().isEmpty():
+            self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.show_settings)
+        for action in (self.agents_action, self.models_action, self.settings_action):
+            action.setToolTip(f"{action.statusTip() or action.text().replace('&', '').rstrip('…')} "
+                              f"({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})")
+            self.tools_menu.addAction(action)
+        self.toolbar.addSeparator()
+        for action in (self.agents_action, self.models_action, self.settings_action):
+            self.toolbar.addAction(action)
+            self.toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.agents_panel: AgentsPanel | None = None
+        self.models_dialog: ModelsDialog | None = None
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -259,7 +286,12 @@ class MainWindow(QMainWindow):
         self.feed.stop()
         self._status_timer.stop()
         self._agents_timer.stop()
-        self.transcript.player.close()
+        self.transcript.stop()
+        if self.models_dialog is not None:
+            self.models_dialog.shutdown()
+        for window in (self.agents_panel, self.models_dialog):
+            if window is not None:
+                window.hide()
 
     def on_event(self, event: ServiceEvent) -> None:
         """Every core event, on the GUI thread."""
@@ -470,6 +502,47 @@ class MainWindow(QMainWindow):
         if chosen and self.options.model != chosen:
             names = [self.options.model_box.itemData(i) for i in range(self.options.model_box.count())]
             self.options.set_models(names, chosen)
+
+    # --- tool windows -----------------------------------------------------------------------------
+
+    def show_agents(self) -> AgentsPanel:
+        if self.agents_panel is None:
+            self.agents_panel = AgentsPanel(self.core, self.serial, ui_language=self.ui_language, parent=self)
+            self.agents_panel.status_message.connect(self.show_status)
+        self._raise(self.agents_panel)
+        return self.agents_panel
+
+    def show_models(self) -> ModelsDialog:
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(self.core.models, self.serial, self.parallel,
+                                              ui_language=self.ui_language, parent=self)
+            self.models_dialog.models_changed.connect(self.refresh_models)
+            self.models_dialog.default_chosen.connect(self._default_model_chosen)
+        self._raise(self.models_dialog)
+        return self.models_dialog
+
+    def show_settings(self) -> None:
+        """Edit the settings; saved through :class:`Preferences` when the user presses Save."""
+        names = [self.options.model_box.itemData(i) for i in range(self.options.model_box.count())]
+        dialog = SettingsDialog(self.preferences.settings, names, ui_language=self.ui_language, parent=self)
+        try:
+            if self._run_dialog(dialog):
+                self.preferences.replace(dialog.result_settings())
+                self.show_status(self.tr("Settings saved."))
+        finally:
+            dialog.deleteLater()
+
+    def _default_model_chosen(self, name: str) -> None:
+        def change(settings: Settings) -> None:
+            settings.processing.default_model = name
+
+        self.preferences.update(change)
+
+    @staticmethod
+    def _raise(window: QWidget) -> None:
+        window.show()
+        window.raise_()
+        window.activateWindow()
 
     # --- status bar ------------------------------------------------------------------------------
 

@@ -52,6 +52,16 @@ class Preferences(QObject):
         self._runner.run(lambda: save_settings(snapshot, paths=paths), on_error=self._failed)
         self.changed.emit(self.settings)
 
+    def replace(self, settings: Settings) -> None:
+        """Keep and save ``settings`` as a whole (what the settings dialog returns)."""
+        new = copy.deepcopy(settings)
+
+        def change(current: Settings) -> None:
+            for section in Settings.__dataclass_fields__:
+                setattr(current, section, getattr(new, section))
+
+        self.update(change)
+
     def _failed(self, error: BaseException) -> None:
         log.error("could not save the settings: %s", error)
         self.save_failed.emit(error)

@@ -62,6 +62,7 @@ class TaskRunner(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max(1, threads))
         self._pool.setObjectName(name)
+        self._name = name
         self._ids = itertools.count(1)
         self._callbacks: dict[int, tuple[DoneCallback | None, ErrorCallback | None]] = {}
         self._closed = False
@@ -80,7 +81,7 @@ class TaskRunner(QObject):
         once the runner is closed: while the app shuts down, new work is dropped.
         """
         if self._closed:
-            log.debug("task runner %s is closed: dropping %r", self._pool.objectName(), fn)
+            log.debug("task runner %s is closed: dropping %r", self._name, fn)
             return None
         task_id = next(self._ids)
         self._callbacks[task_id] = (on_done, on_error)

@@ -93,6 +93,7 @@ class TranscriptPanel(QWidget):
         self._snapshot: TranscriptSnapshot | None = None
         self._loading = False
         self._reload_wanted = False
+        self._stopped = False
         self._matches: list[int] = []
         self.model = TranscriptModel(self)
         self.model.edit_requested.connect(self._save_edit)
@@ -224,9 +225,16 @@ class TranscriptPanel(QWidget):
         self.summary.setText(self.tr("Loading…"))
         self._load()
 
+    def stop(self) -> None:
+        """Stop reading and playing (the app is quitting)."""
+        self._stopped = True
+        self._reload_timer.stop()
+        self._reload_wanted = False
+        self.player.close()
+
     def job_changed(self, job_id: str) -> None:
         """The job's transcript may have changed: read it again soon."""
-        if job_id == self._job_id and job_id and not self._reload_timer.isActive():
+        if job_id == self._job_id and job_id and not self._stopped and not self._reload_timer.isActive():
             self._reload_timer.start()
 
     # --- reading ------------------------------------------------------------------------
@@ -260,7 +268,7 @@ class TranscriptPanel(QWidget):
         self._reload_if_wanted()
 
     def _reload_if_wanted(self) -> None:
-        if self._reload_wanted:
+        if self._reload_wanted and not self._stopped:
             self._reload_wanted = False
             self._reload_timer.start()
 

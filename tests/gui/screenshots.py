@@ -120,6 +120,29 @@ def run(language: str, out: Path, media: Path) -> list[Path]:
         window.transcript.find_edit.setText("country")
         wait(app, lambda: not window.transcript.loading)
         shot("transcript")
+
+        agents = window.show_agents()
+        agents.resize(960, 300)
+        wait(app, lambda: agents.model.rowCount() >= 2 and not agents.reading)
+        shot("agents", agents)
+        agents.hide()
+
+        models = window.show_models()
+        models.resize(900, 560)
+        wait(app, lambda: models.model.rowCount() > 0)
+        models.select("base-q8_0")
+        shot("models", models)
+        models.hide()
+
+        from sttdesk.gui.settings_dialog import SettingsDialog
+
+        names = [window.options.model_box.itemData(i) for i in range(window.options.model_box.count())]
+        dialog = SettingsDialog(desktop.preferences.settings, names, ui_language=language, parent=window)
+        dialog.show()
+        shot("settings", dialog)
+        dialog.tabs.setCurrentIndex(2)
+        shot("settings-chunking", dialog)
+        dialog.close()
     finally:
         desktop.shutdown()
         remove_translators(app, translators)
