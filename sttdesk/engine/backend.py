@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import collections
 import logging
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -169,9 +170,9 @@ _log_users = 0
 
 
 def _reset_whisper_log() -> None:
-    import _pywhispercpp as pw
-
-    pw.whisper_log_set(None)
+    pw = sys.modules.get("_pywhispercpp")
+    if pw is not None:
+        pw.whisper_log_set(None)
 
 
 @contextmanager
@@ -180,7 +181,9 @@ def _whisper_logs_to_python(errors: collections.deque[str]) -> Iterator[None]:
 
     whisper.cpp writes its logs to stderr by default, and some failures (a
     model that does not load) are reported only there, so they are caught here
-    to become the detail of a typed error.
+    to become the detail of a typed error. The hook is process-wide: two
+    backends working at once in one process would see each other's lines (the
+    engine runs one backend per child process).
     """
     import _pywhispercpp as pw
 
@@ -213,7 +216,7 @@ atexit.register(_reset_whisper_log)
 
 
 @dataclass(frozen=True, slots=True)
-class _Token:
+class DecodedToken:
     """One decoded token as whisper.cpp reports it (times in seconds)."""
 
     id: int
@@ -229,7 +232,7 @@ def _decode_text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def words_from_tokens(tokens: Sequence[_Token]) -> list[Word]:
+def words_from_tokens(tokens: Sequence[DecodedToken]) -> list[Word]:
     """Join text tokens into words: a token starting with a space starts a new word.
 
     Tokens without a leading space (word pieces, punctuation) extend the word
@@ -238,7 +241,7 @@ def words_from_tokens(tokens: Sequence[_Token]) -> list[Word]:
     spans its first token's start to its last token's end; its probability is
     the mean of its tokens'.
     """
-    groups: list[list[_Token]] = []
+    groups: list[list[DecodedToken]] = []
     for token in tokens:
         if not groups or token.text.startswith(b" "):
             groups.append([token])
@@ -522,7 +525,7 @@ class WhisperCppBackend:
             segments.extend(split_long_segment(segment, options.max_segment_chars))
         return segments
 
-    def _read_tokens(self, segment_index: int) -> list[_Token]:
+    def _read_tokens(self, segment_index: int) -> list[DecodedToken]:
         import _pywhispercpp as pw
 
         ctx = self._ctx
@@ -530,7 +533,7 @@ class WhisperCppBackend:
         for j in range(pw.whisper_full_n_tokens(ctx, segment_index)):
             data = pw.whisper_full_get_token_data(ctx, segment_index, j)
             tokens.append(
-                _Token(
+                DecodedToken(
                     id=data.id,
                     text=pw.whisper_token_to_bytes(ctx, data.id),
                     probability=float(data.p),

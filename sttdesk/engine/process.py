@@ -329,8 +329,10 @@ class EngineProcess:
 
     ``memory_limit_bytes`` caps the child's address space (RLIMIT_AS): a
     request that needs more fails with :class:`EngineOutOfMemoryError` instead
-    of pushing the machine into swap or the OOM killer. It must leave room for
-    the model and whisper.cpp's buffers (about 0.6 GB for base).
+    of pushing the machine into swap or the OOM killer. It counts address
+    space, not resident memory: a child holding base has about 1 GB of it
+    mapped (thread stacks and allocator arenas included) while 0.3 GB is
+    resident, so leave room above what the loaded model maps.
 
     ``backend`` names the backend the child runs: "whispercpp", or
     "package.module:factory" for any callable returning a :class:`Backend`.

@@ -14,7 +14,7 @@ from sttdesk.engine.backend import (
     InvalidAudioError,
     ModelInfo,
     WhisperCppBackend,
-    _Token,
+    DecodedToken,
     check_audio,
     check_model_file,
     split_long_segment,
@@ -83,8 +83,8 @@ def test_stub_with_ggml_magic_is_corrupt(tmp_path: Path) -> None:
 # --- tokens to words ---------------------------------------------------------------------
 
 
-def _token(text: bytes, start: float, end: float, p: float = 0.9) -> _Token:
-    return _Token(id=1, text=text, probability=p, start=start, end=end)
+def _token(text: bytes, start: float, end: float, p: float = 0.9) -> DecodedToken:
+    return DecodedToken(id=1, text=text, probability=p, start=start, end=end)
 
 
 def test_words_start_at_tokens_with_a_leading_space() -> None:
