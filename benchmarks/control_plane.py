@@ -56,6 +56,7 @@ import zmq
 from sttdesk.cluster.coordinator import Coordinator
 from sttdesk.cluster.leasing import LeaseManager, ModelRef
 from sttdesk.domain.chunks import ChunkSpan, CutKind
+from sttdesk.service.timers import Timers
 from sttdesk.store import JobStore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -215,10 +216,13 @@ def rig(workdir: Path, processes: int, slots: int, chunk_seconds: float) -> Iter
     leases = LeaseManager(store, read_audio=lambda job, chunk: payload, resolve_model=lambda name: MODEL,
                           on_event=completions)
     coordinator = Coordinator(leases, on_event=completions, context=zmq.Context())
+    # the app's timers: lease-expiry sweeps and retry wake-ups once a second
+    timers = Timers(sweep=coordinator.sweep, purge=lambda: None, check_alerts=lambda: None)
     agents: list[Agent] = []
     try:
         agents = start_agents(processes, slots, workdir)
         coordinator.start()
+        timers.start()
         for agent in agents:
             coordinator.add_agent(agent.endpoint, local=True)
         deadline = time.monotonic() + START_TIMEOUT
@@ -228,6 +232,7 @@ def rig(workdir: Path, processes: int, slots: int, chunk_seconds: float) -> Iter
             time.sleep(0.05)
         yield store, coordinator, completions, agents
     finally:
+        timers.stop()
         coordinator.stop()
         stop_agents(agents)
         store.close()

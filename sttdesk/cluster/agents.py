@@ -31,8 +31,9 @@ class AgentLink:
     last_seen: float | None = None
     #: When HELLO was last sent, to repeat it until the agent answers.
     hello_sent: float | None = None
-    #: A HELLO is unanswered: the next READY is its answer, any other READY came unasked.
-    awaiting_ready: bool = False
+    #: HELLOs sent on the current socket and not answered yet. The agent answers each HELLO
+    #: with one READY; a READY beyond these came unasked: the agent does not know us (any more).
+    hellos_unanswered: int = 0
     #: Set when the agent stopped answering; cleared by its next READY.
     lost: bool = False
     #: The agent process's run id from READY: a new one means it restarted.

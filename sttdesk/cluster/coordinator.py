@@ -330,7 +330,9 @@ class Coordinator:
         sock = make_coordinator_socket(self._ctx, endpoint, self._routing_id)
         self._sockets[endpoint] = sock
         self._poller.register(sock, zmq.POLLIN)
-        self._say_hello(self._links[endpoint], renew=False)
+        link = self._links[endpoint]
+        link.hellos_unanswered = 0  # whatever was queued on an old socket is gone with it
+        self._say_hello(link, renew=False)
 
     def _renew_socket(self, endpoint: str) -> None:
         """Replace an agent's socket: drops what was queued for it and connects afresh."""
@@ -368,7 +370,7 @@ class Coordinator:
 
     def _say_hello(self, link: AgentLink, *, renew: bool = True) -> None:
         link.hello_sent = self._clock()
-        link.awaiting_ready = True
+        link.hellos_unanswered += 1
         sent = self._send(link.endpoint, wire.Hello(coordinator_id=self.coordinator_id,
                                                     coordinator_name=self.name,
                                                     protocol=wire.PROTOCOL_VERSION))
@@ -398,12 +400,17 @@ class Coordinator:
 
     def _heartbeat(self, now: float) -> None:
         for endpoint, link in list(self._links.items()):
-            if link.ready and link.is_silent(now):
+            if link.ready and link.is_silent(now) and not self._has_input(endpoint):
                 self._lose(link)
             hello_due = link.hello_sent is None or now - link.hello_sent >= HEARTBEAT_INTERVAL * HEARTBEAT_LIVENESS
             if not link.ready and hello_due:
                 self._say_hello(link)
             self._send(endpoint, wire.Heartbeat(busy=len(link.leases), slots=link.slots))
+
+    def _has_input(self, endpoint: str) -> bool:
+        """Whether messages from the agent wait unread (then it is not silent: this thread was slow)."""
+        sock = self._sockets.get(endpoint)
+        return sock is not None and bool(sock.getsockopt(zmq.EVENTS) & zmq.POLLIN)
 
     def _lose(self, link: AgentLink) -> None:
         """The agent missed its heartbeats: its leases expire, and its socket starts afresh."""
@@ -487,13 +494,20 @@ class Coordinator:
     def _on_ready(self, link: AgentLink, message: wire.Ready) -> None:
         was_lost = link.lost
         restarted = link.session is not None and link.session != message.session
+        asked = link.hellos_unanswered > 0
+        link.hellos_unanswered = max(0, link.hellos_unanswered - 1)
         if restarted and link.leases:
             # the agent restarted: the leases it had died with its old process
             log.warning("agent %s restarted; its %d lease(s) go back to the queue",
                         link.endpoint, len(link.leases))
             self._leases.agent_lost(link, crashed=True)
-        asked = link.awaiting_ready
-        link.awaiting_ready = False
+        elif not asked and link.leases:
+            # Same process, but it no longer knows us: it stopped hearing from us (this thread
+            # was blocked, the network dropped) and threw our work away. Nothing will come
+            # back for those leases, so they go back to the queue now, not at their deadline.
+            log.warning("agent %s forgot this coordinator; its %d lease(s) go back to the queue",
+                        link.endpoint, len(link.leases))
+            self._leases.release(link, list(link.leases))
         link.session = message.session
         link.agent_id = message.agent_id
         link.name = message.agent_name
@@ -530,7 +544,7 @@ class Coordinator:
             self._leases.release(link, list(link.leases))
         link.agent_id = None
         link.hello_sent = None
-        link.awaiting_ready = False
+        link.hellos_unanswered = 0
         self._dispatch_due = True
 
     def _on_result(self, link: AgentLink, message: wire.Result) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -505,3 +506,38 @@ def test_a_job_for_a_model_no_agent_has_waits_and_others_go_ahead(store, pcm, ag
     assert {c.state for c in store.chunks_of(waiting)} == {ChunkState.PENDING}
     assert store.get_job(waiting).state is JobState.PENDING
     assert rig.ready_agents()[agent.agent_id].models == (MODEL.name, "fake")
+
+
+def test_work_goes_on_at_once_after_the_coordinator_stalled_past_the_agents_patience(
+        store, pcm, agents, coordinators, caplog):
+    caplog.set_level(logging.WARNING, logger="sttdesk.cluster.coordinator")
+    pool = [agents("patient-1", "--fake-delay", "5"), agents("patient-2", "--fake-delay", "5")]
+    rig = coordinators()
+    for agent in pool:
+        rig.coordinator.add_agent(agent.endpoint, local=True)
+    job_id = add_job(store, pcm, 4)
+    rig.coordinator.wake()
+    held = [wait_for(lambda agent=agent: store.leases_of_agent(agent.agent_id), f"a chunk leased to {agent.agent_id}")[0]
+            for agent in pool]
+
+    # Another process holds the database's write lock: the coordinator's thread blocks on
+    # its next write, says nothing for longer than the agents wait, and they drop it with
+    # the chunks they are running.
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        for agent in pool:
+            wait_for(lambda agent=agent: "dropped (silent" in agent.log(), f"{agent.agent_id} to drop the coordinator")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    # That work died with the coordinator's entry on their side: the coordinator must hand
+    # it out again at once, not wait for the lease deadline (two minutes here).
+    wait_for(finished(store, job_id), "the job to finish after the stall", timeout=45)
+    assert_completed_with_expected_text(store, job_id, pcm)
+    assert rig.coordinator.running
+    # the agents were not lost (their heartbeats waited unread): the leases came back unspent
+    assert {c.id for c in held} <= {e.chunk_id for e in store.events(job_id=job_id, kinds=["chunk_released"])}
+    assert all(c.failures == 0 for c in store.chunks_of(job_id))
+    assert any("forgot this coordinator" in r.getMessage() for r in caplog.records)
