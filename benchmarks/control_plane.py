@@ -78,6 +78,8 @@ CHUNKS_PER_JOB = 500
 #: Audio per chunk. Real chunks are up to 30 s (0.96 MB); 1 s keeps the benchmark on the
 #: control plane rather than on copying audio (``--chunk-seconds 30`` shows that cost).
 CHUNK_SECONDS = 1.0
+#: Store events that mean something went wrong on the way.
+INCIDENT_KINDS = ("lease_expired", "chunk_released", "chunk_retry_wait", "reply_dropped", "agent_crash")
 #: Chunks handed out before timing starts (connections warm, engines loaded).
 WARMUP_CHUNKS = 50
 START_TIMEOUT = 60.0
@@ -200,6 +202,9 @@ class RunResult:
     agents_cpu_ms_per_chunk: float
     #: Load average of the machine (1 min) when the run ended: other work shares the CPUs.
     load_average: float = 0.0
+    #: Events that should not happen on a healthy run (expired or released leases, retries,
+    #: dropped replies), counted from the store's event log; all zero normally.
+    incidents: dict[str, int] | None = None
     #: Memory runs only: RSS before the timed chunks, and after every step of them.
     rss_before_mb: float | None = None
     steps: list[dict[str, float]] | None = None
@@ -292,6 +297,7 @@ def measure(label: str, processes: int, slots: int, chunks: int, chunk_seconds: 
             coordinator_cpu_ms_per_chunk=round(1000 * cpu / chunks, 3),
             agents_cpu_ms_per_chunk=round(1000 * agent_cpu / chunks, 3),
             load_average=round(os.getloadavg()[0], 2),
+            incidents={kind: len(store.events(kinds=[kind], limit=1_000_000)) for kind in INCIDENT_KINDS},
         )
         if memory_steps:
             tracemalloc.stop()
@@ -376,6 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n## Coordinator process memory over {mem.chunks} chunks ({mem.agents} agents; "
           f"{mem.chunks_per_second:.0f} chunks/s with tracemalloc on)\n")
     print(memory_table(mem))
+    for r in [*results, mem]:
+        trouble = {kind: n for kind, n in (r.incidents or {}).items() if n}
+        if trouble:
+            print(f"\n{r.label}: incidents {trouble}")
     print(f"\nWritten to {output}")
     return 0
 
