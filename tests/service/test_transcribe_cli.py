@@ -377,7 +377,7 @@ def test_serve_runs_jobs_queued_by_another_front_end_and_stops_cleanly_on_sigter
     queued = build_core(pool_agents=0)
     first_id = queued.service.add(JobRequest(path=en_audio / "jfk.wav", language="en"))
     _wait(lambda: queued.service.get(first_id).chunks_total == 1, 60, "the job to be planned")
-    server = subprocess.Popen([sys.executable, "-m", "sttdesk.cli.main", "serve", "--engine", "fake", "--agents", "1"],
+    server = subprocess.Popen([sys.executable, "-m", "sttdesk.cli.main", "serve", "--engine", "fake", "--agents", "1", "--port", "0"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
                               start_new_session=True)
     try:
@@ -395,5 +395,6 @@ def test_serve_runs_jobs_queued_by_another_front_end_and_stops_cleanly_on_sigter
         server.stderr.close()  # type: ignore[union-attr]
         queued.stop()
     assert "stopped" in stderr and "Traceback" not in stderr
+    assert "REST API at http://127.0.0.1:" in stderr
     _wait(lambda: not any(_alive(pid) for pid in helpers), 30, "the local agent to stop")
     assert queued.service.transcript(second_id).text.startswith("fake 11.00 seconds")
