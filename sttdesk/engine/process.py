@@ -53,6 +53,7 @@ import numpy as np
 
 from ..domain.errors import SttdeskError
 from ..domain.transcript import RecognitionResult
+from ..launch import engine_child_command
 from .backend import (
     Backend,
     ModelInfo,
@@ -493,12 +494,7 @@ class EngineProcess:
         # The child must import this very sttdesk (and a test's backend module), as
         # multiprocessing's spawn does by handing over sys.path.
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        command = [
-            sys.executable,
-            "-c",
-            "import sys; from sttdesk.engine.process import child_main; sys.exit(child_main(sys.argv[1]))",
-            json.dumps(config),
-        ]
+        command = [*engine_child_command(), json.dumps(config)]
         try:
             popen = subprocess.Popen(
                 command,

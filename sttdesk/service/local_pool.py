@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..launch import agent_command, is_frozen
+
 log = logging.getLogger(__name__)
 
 #: How long a fresh agent may take to print its listening line.
@@ -38,7 +40,8 @@ _LISTENING = re.compile(r"listening on (tcp://\S+)")
 #: each agent is started through this launcher, which asks the kernel for SIGKILL when
 #: its parent goes (PR_SET_PDEATHSIG = 1, kept across exec) and then becomes the agent.
 #: An agent holds no state worth a clean stop; its engine child follows it by itself.
-_DIE_WITH_PARENT = sys.platform.startswith("linux")
+# The launcher runs Python code with -c, which a PyInstaller bundle cannot do.
+_DIE_WITH_PARENT = sys.platform.startswith("linux") and not is_frozen()
 _LAUNCHER = (
     "import ctypes, os, signal, sys\n"
     "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)\n"
@@ -161,7 +164,7 @@ class LocalPool:
     def _command(self, member: _Member) -> list[str]:
         data_dir = self._data_dir / "local-agents" / str(member.index)
         return [
-            sys.executable, "-m", "sttdesk.agent.main",
+            *agent_command(),
             "--host", "127.0.0.1", "--port", "0",
             "--slots", "1", "--threads", str(self._threads),
             "--models-dir", str(self._models_dir),
