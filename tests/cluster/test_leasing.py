@@ -511,7 +511,7 @@ def test_a_short_job_is_not_starved_by_a_long_one_queued_before_it(store, manage
 
 @pytest.mark.xfail(strict=True, reason=(
     "store.dispatchable breaks equal turns by job age, so with a single slot the older job always "
-    "wins; needs the store to break ties by least recent lease (reported to the lead)"))
+    "wins; breaking them by the job's chunk_done first (least served first) fixes it (reported)"))
 def test_a_short_job_is_not_starved_with_a_single_slot(store, manager, clock):
     add_job(store, 10, name="long.wav")
     short_job = add_job(store, 2, name="short.wav")
