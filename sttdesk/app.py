@@ -173,7 +173,7 @@ def build_core(
         pool = LocalPool(
             agents=agents, threads=threads, models_dir=paths.models_dir, data_dir=paths.data_dir,
             on_endpoint=lambda endpoint: coordinator.add_agent(endpoint, local=True),
-            on_gone=coordinator.remove_agent, engine=engine, extra_args=extra_args,
+            on_gone=lambda endpoint: coordinator.remove_agent(endpoint, crashed=True), engine=engine, extra_args=extra_args,
             log_level=agent_log_level,
         )
 

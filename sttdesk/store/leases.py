@@ -52,7 +52,9 @@ def dispatchable(conn: Connection, *, limit: int, now: float, exclude_ids: Colle
     plus its rank among the job's queued chunks. A job with nothing out gets its
     first chunk ahead of the third chunk of a job with two out, so a short job
     queued behind a long one starts at once and the two then alternate. Higher
-    job priority goes first; ties go to the older job, then transcript order.
+    job priority goes first; ties go to the job with fewer chunks done (so with
+    a single slot a short job still alternates with a long one instead of
+    waiting behind it), then to the older job, then transcript order.
 
     Only the first ``limit`` queued chunks of each active job can be chosen, so
     those are read per job through the (state, job, order) index and merged
@@ -71,9 +73,9 @@ def dispatchable(conn: Connection, *, limit: int, now: float, exclude_ids: Colle
         )
     }
     active = conn.execute(
-        select(jobs.c.id, jobs.c.priority, jobs.c.seq).where(jobs.c.state.in_(ACTIVE_JOB_STATES))
+        select(jobs.c.id, jobs.c.priority, jobs.c.seq, jobs.c.chunk_done).where(jobs.c.state.in_(ACTIVE_JOB_STATES))
     ).all()
-    candidates: list[tuple[tuple[int, int, int, str], int]] = []
+    candidates: list[tuple[tuple[int, int, int, int, str], int]] = []
     for job in active:
         queued = (
             select(chunks.c.id, chunks.c.order_key)
@@ -89,7 +91,7 @@ def dispatchable(conn: Connection, *, limit: int, now: float, exclude_ids: Colle
             queued = queued.where(chunks.c.id.not_in(excluded))
         out = out_per_job.get(job.id, 0)
         for rank, row in enumerate(conn.execute(queued), start=1):
-            candidates.append(((-job.priority, out + rank, job.seq, row.order_key), row.id))
+            candidates.append(((-job.priority, out + rank, job.chunk_done, job.seq, row.order_key), row.id))
     candidates.sort()
     return fetch_chunks(conn, [chunk_id for _, chunk_id in candidates[:limit]])
 

@@ -509,9 +509,6 @@ def test_a_short_job_is_not_starved_by_a_long_one_queued_before_it(store, manage
     assert store.get_job(short_job).state is store.get_job(long_job).state is JobState.COMPLETED
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "store.dispatchable breaks equal turns by job age, so with a single slot the older job always "
-    "wins; breaking them by the job's chunk_done first (least served first) fixes it (reported)"))
 def test_a_short_job_is_not_starved_with_a_single_slot(store, manager, clock):
     add_job(store, 10, name="long.wav")
     short_job = add_job(store, 2, name="short.wav")
