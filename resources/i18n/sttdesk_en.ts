@@ -646,12 +646,9 @@ or use Add Files… (Ctrl+O).</source>
         <extracomment>At most this many lines are listed in one message; the rest are counted.</extracomment>
         <translation type="unfinished"></translation>
     </message>
-    <message numerus="yes">
+    <message>
         <source>…and %n more.</source>
-        <translation>
-            <numerusform>…and %n more.</numerusform>
-            <numerusform>…and %n more.</numerusform>
-        </translation>
+        <translation type="unfinished"></translation>
     </message>
     <message>
         <source>OK</source>
@@ -1031,7 +1028,7 @@ or use Add Files… (Ctrl+O).</source>
     <name>TranscriptPanel</name>
     <message>
         <source>Play or pause the audio (Ctrl+Space)</source>
-        <extracomment>Reads of the shown transcript are spaced at least this far apart while chunks pour in. The user&apos;s file if it is still there, and the job&apos;s decoded audio if it exists. A message for the status bar. Something failed: (title, message) for an error box.</extracomment>
+        <extracomment>Reads of the shown transcript are spaced at least this far apart while chunks pour in. Room beside the find box&apos;s placeholder text (its icon and clear button), in pixels. The user&apos;s file if it is still there, and the job&apos;s decoded audio if it exists. A message for the status bar. Something failed: (title, message) for an error box.</extracomment>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -1082,6 +1079,10 @@ or use Add Files… (Ctrl+O).</source>
     </message>
     <message>
         <source>The job failed.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Retry</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

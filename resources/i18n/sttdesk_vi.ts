@@ -6,95 +6,95 @@
     <message>
         <source>Agent</source>
         <extracomment>The agent&apos;s key (its id, or its endpoint before it said who it is). A plain value to sort the column by. Connected now, and whether it answered (READY). Approved to receive audio (None: the store has no record of it yet). Seconds of work per second of audio, measured over its lifetime; None before any work.</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Máy xử lý</translation>
     </message>
     <message>
         <source>Where</source>
-        <translation type="unfinished"></translation>
+        <translation>Vị trí</translation>
     </message>
     <message>
         <source>State</source>
-        <translation type="unfinished"></translation>
+        <translation>Trạng thái</translation>
     </message>
     <message>
         <source>Approved</source>
-        <translation type="unfinished"></translation>
+        <translation>Đã duyệt</translation>
     </message>
     <message>
         <source>Slots × threads</source>
-        <translation type="unfinished"></translation>
+        <translation>Khe × luồng</translation>
     </message>
     <message>
         <source>Busy</source>
-        <translation type="unfinished"></translation>
+        <translation>Đang bận</translation>
     </message>
     <message>
         <source>Speed</source>
-        <translation type="unfinished"></translation>
+        <translation>Tốc độ</translation>
     </message>
     <message>
         <source>Parts done</source>
-        <translation type="unfinished"></translation>
+        <translation>Đoạn đã xong</translation>
     </message>
     <message>
         <source>Last seen</source>
-        <translation type="unfinished"></translation>
+        <translation>Lần cuối thấy</translation>
     </message>
     <message>
         <source>Key fingerprint: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Dấu vân tay khoá: %1</translation>
     </message>
     <message>
         <source>none</source>
-        <translation type="unfinished"></translation>
+        <translation>không có</translation>
     </message>
     <message>
         <source>Models: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Mô hình: %1</translation>
     </message>
     <message>
         <source>This computer</source>
-        <translation type="unfinished"></translation>
+        <translation>Máy này</translation>
     </message>
     <message>
         <source>Offline</source>
-        <translation type="unfinished"></translation>
+        <translation>Ngoại tuyến</translation>
     </message>
     <message>
         <source>Connecting…</source>
-        <translation type="unfinished"></translation>
+        <translation>Đang kết nối…</translation>
     </message>
     <message>
         <source>Working</source>
-        <translation type="unfinished"></translation>
+        <translation>Đang làm việc</translation>
     </message>
     <message>
         <source>Ready</source>
-        <translation type="unfinished"></translation>
+        <translation>Sẵn sàng</translation>
     </message>
     <message>
         <source>Yes (this computer)</source>
-        <translation type="unfinished"></translation>
+        <translation>Có (máy này)</translation>
     </message>
     <message>
         <source>Not yet</source>
-        <translation type="unfinished"></translation>
+        <translation>Chưa</translation>
     </message>
     <message>
         <source>Yes</source>
-        <translation type="unfinished"></translation>
+        <translation>Có</translation>
     </message>
     <message>
         <source>No</source>
-        <translation type="unfinished"></translation>
+        <translation>Không</translation>
     </message>
     <message>
         <source>just now</source>
-        <translation type="unfinished"></translation>
+        <translation>vừa xong</translation>
     </message>
     <message>
         <source>%1 ago</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 trước</translation>
     </message>
 </context>
 <context>
@@ -102,49 +102,49 @@
     <message>
         <source>Agents</source>
         <extracomment>How often the panel reads the agents again while it is shown. A message for the main window&apos;s status bar.</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Máy xử lý</translation>
     </message>
     <message>
         <source>Agents transcribe the parts of your recordings. This computer runs its own; office PCs running sttdesk-agent can join on the local network.</source>
-        <translation type="unfinished"></translation>
+        <translation>Các máy xử lý chép lời từng đoạn bản ghi của bạn. Máy này tự chạy máy xử lý riêng; các máy tính trong văn phòng chạy sttdesk-agent có thể tham gia qua mạng nội bộ.</translation>
     </message>
     <message>
         <source>LAN agents receive audio only once approved; the Approved column shows each agent&apos;s state (hover it for the key fingerprint).</source>
-        <translation type="unfinished"></translation>
+        <translation>Máy xử lý trong mạng nội bộ chỉ nhận âm thanh sau khi được duyệt; cột Đã duyệt cho biết trạng thái của từng máy (rê chuột lên để xem dấu vân tay khoá).</translation>
     </message>
     <message>
         <source>host:port, e.g. 192.168.1.20:%1</source>
-        <translation type="unfinished"></translation>
+        <translation>máy:cổng, ví dụ 192.168.1.20:%1</translation>
     </message>
     <message>
         <source>Add Agent</source>
-        <translation type="unfinished"></translation>
+        <translation>Thêm máy xử lý</translation>
     </message>
     <message>
         <source>Connect to an agent the network does not announce (for this session)</source>
-        <translation type="unfinished"></translation>
+        <translation>Kết nối tới một máy xử lý mà mạng không tự giới thiệu (trong phiên này)</translation>
     </message>
     <message>
         <source>Add by address:</source>
-        <translation type="unfinished"></translation>
+        <translation>Thêm theo địa chỉ:</translation>
     </message>
     <message>
         <source>Close</source>
-        <translation type="unfinished"></translation>
+        <translation>Đóng</translation>
     </message>
     <message>
         <source>Connecting to %1…</source>
-        <translation type="unfinished"></translation>
+        <translation>Đang kết nối tới %1…</translation>
     </message>
     <message numerus="yes">
         <source>%n agent(s) ready</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>%n máy xử lý sẵn sàng</numerusform>
         </translation>
     </message>
     <message>
         <source>%1 of %2 slots busy</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 trên %2 khe đang bận</translation>
     </message>
 </context>
 <context>
@@ -152,80 +152,80 @@
     <message>
         <source>sttdesk could not start</source>
         <extracomment>How long quitting waits for background tasks (a model install is cancelled first).</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Không khởi động được sttdesk</translation>
     </message>
     <message>
         <source>Transcript ready: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Đã có bản chép lời: %1</translation>
     </message>
     <message>
         <source>Transcription failed: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Chép lời thất bại: %1</translation>
     </message>
     <message>
         <source>Settings reset</source>
-        <translation type="unfinished"></translation>
+        <translation>Đã đặt lại cài đặt</translation>
     </message>
     <message>
         <source>The default settings are used; the old file was kept beside the new one with the ending .broken.</source>
-        <translation type="unfinished"></translation>
+        <translation>Đang dùng cài đặt mặc định; tệp cũ được giữ lại bên cạnh tệp mới với đuôi .broken.</translation>
     </message>
 </context>
 <context>
     <name>ExportDialog</name>
     <message>
         <source>Export Transcripts</source>
-        <translation type="unfinished"></translation>
+        <translation>Xuất bản chép lời</translation>
     </message>
     <message numerus="yes">
         <source>Save the transcripts of %n job(s) as:</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>Lưu bản chép lời của %n công việc dưới dạng:</numerusform>
         </translation>
     </message>
     <message>
         <source>Plain text (TXT)</source>
-        <translation type="unfinished"></translation>
+        <translation>Văn bản thuần (TXT)</translation>
     </message>
     <message>
         <source>Data with word times (JSON)</source>
-        <translation type="unfinished"></translation>
+        <translation>Dữ liệu kèm thời gian từng từ (JSON)</translation>
     </message>
     <message>
         <source>Subtitles (SRT)</source>
-        <translation type="unfinished"></translation>
+        <translation>Phụ đề (SRT)</translation>
     </message>
     <message>
         <source>Web subtitles (VTT)</source>
-        <translation type="unfinished"></translation>
+        <translation>Phụ đề web (VTT)</translation>
     </message>
     <message>
         <source>Start each line of the text file with its time</source>
-        <translation type="unfinished"></translation>
+        <translation>Ghi thời gian ở đầu mỗi dòng của tệp văn bản</translation>
     </message>
     <message>
         <source>Choose…</source>
-        <translation type="unfinished"></translation>
+        <translation>Chọn…</translation>
     </message>
     <message>
         <source>Folder:</source>
-        <translation type="unfinished"></translation>
+        <translation>Thư mục:</translation>
     </message>
     <message>
         <source>Files are named after the recordings; an earlier export of the same job is replaced.</source>
-        <translation type="unfinished"></translation>
+        <translation>Tệp được đặt tên theo bản ghi; bản xuất trước đó của cùng công việc sẽ bị thay thế.</translation>
     </message>
     <message>
         <source>Export</source>
-        <translation type="unfinished"></translation>
+        <translation>Xuất</translation>
     </message>
     <message>
         <source>Cancel</source>
-        <translation type="unfinished"></translation>
+        <translation>Huỷ</translation>
     </message>
     <message>
         <source>Export to Folder</source>
-        <translation type="unfinished"></translation>
+        <translation>Xuất vào thư mục</translation>
     </message>
 </context>
 <context>
@@ -233,39 +233,39 @@
     <message>
         <source>Waiting</source>
         <extracomment>Languages a job can ask for, in the order menus list them; names are shown in their own language.</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Đang chờ</translation>
     </message>
     <message>
         <source>Transcribing</source>
-        <translation type="unfinished"></translation>
+        <translation>Đang chép lời</translation>
     </message>
     <message>
         <source>Paused</source>
-        <translation type="unfinished"></translation>
+        <translation>Tạm dừng</translation>
     </message>
     <message>
         <source>Done</source>
-        <translation type="unfinished"></translation>
+        <translation>Xong</translation>
     </message>
     <message>
         <source>Failed</source>
-        <translation type="unfinished"></translation>
+        <translation>Thất bại</translation>
     </message>
     <message>
         <source>Cancelled</source>
-        <translation type="unfinished"></translation>
+        <translation>Đã huỷ</translation>
     </message>
     <message>
         <source>Auto-detect</source>
-        <translation type="unfinished"></translation>
+        <translation>Tự nhận diện</translation>
     </message>
     <message>
         <source>%1 (detected)</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 (tự nhận diện)</translation>
     </message>
     <message>
         <source>%1× real time</source>
-        <translation type="unfinished"></translation>
+        <translation>%1× thời gian thực</translation>
     </message>
 </context>
 <context>
@@ -273,75 +273,75 @@
     <message>
         <source>&amp;Add Files…</source>
         <extracomment>Job states the operation applies to; selected jobs in other states are skipped. ``call(service, job_id)``, run on a worker thread. Job states that have a transcript worth opening or exporting. An operation of :data:`OPERATIONS` was asked for, by name.</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Thêm tệp…</translation>
     </message>
     <message>
         <source>Add audio or video files to transcribe</source>
-        <translation type="unfinished"></translation>
+        <translation>Thêm tệp âm thanh hoặc video để chép lời</translation>
     </message>
     <message>
         <source>Add &amp;Folder…</source>
-        <translation type="unfinished"></translation>
+        <translation>Thêm thư &amp;mục…</translation>
     </message>
     <message>
         <source>Add every audio and video file in a folder</source>
-        <translation type="unfinished"></translation>
+        <translation>Thêm mọi tệp âm thanh và video trong một thư mục</translation>
     </message>
     <message>
         <source>&amp;Pause</source>
-        <translation type="unfinished"></translation>
+        <translation>Tạm &amp;dừng</translation>
     </message>
     <message>
         <source>Pause the selected jobs</source>
-        <translation type="unfinished"></translation>
+        <translation>Tạm dừng các công việc đã chọn</translation>
     </message>
     <message>
         <source>&amp;Resume</source>
-        <translation type="unfinished"></translation>
+        <translation>Tiếp tụ&amp;c</translation>
     </message>
     <message>
         <source>Resume the selected paused jobs</source>
-        <translation type="unfinished"></translation>
+        <translation>Tiếp tục các công việc đang tạm dừng đã chọn</translation>
     </message>
     <message>
         <source>&amp;Cancel</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Huỷ</translation>
     </message>
     <message>
         <source>Stop the selected jobs for good</source>
-        <translation type="unfinished"></translation>
+        <translation>Dừng hẳn các công việc đã chọn</translation>
     </message>
     <message>
         <source>Retry &amp;Failed</source>
-        <translation type="unfinished"></translation>
+        <translation>Thử &amp;lại phần lỗi</translation>
     </message>
     <message>
         <source>Try the failed parts of the selected jobs again</source>
-        <translation type="unfinished"></translation>
+        <translation>Thử lại các đoạn bị lỗi của công việc đã chọn</translation>
     </message>
     <message>
         <source>Re&amp;move</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Xoá</translation>
     </message>
     <message>
         <source>Remove the selected jobs and their files from the list</source>
-        <translation type="unfinished"></translation>
+        <translation>Xoá các công việc đã chọn và tệp của chúng khỏi danh sách</translation>
     </message>
     <message>
         <source>Open Containing &amp;Folder</source>
-        <translation type="unfinished"></translation>
+        <translation>Mở thư mục &amp;chứa tệp</translation>
     </message>
     <message>
         <source>Show the selected file in the file manager</source>
-        <translation type="unfinished"></translation>
+        <translation>Hiện tệp đã chọn trong trình quản lý tệp</translation>
     </message>
     <message>
         <source>&amp;Export…</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Xuất…</translation>
     </message>
     <message>
         <source>Save the transcripts of the selected jobs as TXT, JSON, SRT or VTT</source>
-        <translation type="unfinished"></translation>
+        <translation>Lưu bản chép lời của các công việc đã chọn dưới dạng TXT, JSON, SRT hoặc VTT</translation>
     </message>
 </context>
 <context>
@@ -349,11 +349,11 @@
     <message>
         <source>The audio of this job is no longer available.</source>
         <extracomment>The format of a job&apos;s decoded audio (sttdesk.audio.decode writes 16 kHz mono s16le). Largest PCM a WAV header can describe (its sizes are 32-bit). Copy buffer for wrapping PCM in a WAV file. The play position moved (seconds on the file&apos;s timeline). Playing started or stopped. The audio could not be played: a message for the user.</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Âm thanh của công việc này không còn nữa.</translation>
     </message>
     <message>
         <source>The audio cannot be played: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Không phát được âm thanh: %1</translation>
     </message>
 </context>
 <context>
@@ -361,19 +361,19 @@
     <message>
         <source>Language spoken in the files you add next</source>
         <extracomment>The user picked another language or model: (language, model).</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Ngôn ngữ nói trong các tệp bạn thêm tiếp theo</translation>
     </message>
     <message>
         <source>Whisper model for the files you add next</source>
-        <translation type="unfinished"></translation>
+        <translation>Mô hình Whisper cho các tệp bạn thêm tiếp theo</translation>
     </message>
     <message>
         <source>&amp;Language:</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Ngôn ngữ:</translation>
     </message>
     <message>
         <source>&amp;Model:</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Mô hình:</translation>
     </message>
 </context>
 <context>
@@ -381,54 +381,54 @@
     <message>
         <source>File</source>
         <extracomment>The job&apos;s id (str). The whole :class:`JobView`. A plain value to sort the column by (numbers sort as numbers). ``(chunks done, chunks total, chunks failed, state)`` for the progress delegate. The job&apos;s state (str), e.g. &quot;PROCESSING&quot;.</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Tệp</translation>
     </message>
     <message>
         <source>Length</source>
-        <translation type="unfinished"></translation>
+        <translation>Độ dài</translation>
     </message>
     <message>
         <source>Language</source>
-        <translation type="unfinished"></translation>
+        <translation>Ngôn ngữ</translation>
     </message>
     <message>
         <source>Model</source>
-        <translation type="unfinished"></translation>
+        <translation>Mô hình</translation>
     </message>
     <message>
         <source>State</source>
-        <translation type="unfinished"></translation>
+        <translation>Trạng thái</translation>
     </message>
     <message>
         <source>Progress</source>
-        <translation type="unfinished"></translation>
+        <translation>Tiến độ</translation>
     </message>
     <message>
         <source>Elapsed</source>
-        <translation type="unfinished"></translation>
+        <translation>Đã chạy</translation>
     </message>
     <message>
         <source>Remaining</source>
-        <translation type="unfinished"></translation>
+        <translation>Còn lại</translation>
     </message>
     <message>
         <source>Agents</source>
-        <translation type="unfinished"></translation>
+        <translation>Máy xử lý</translation>
     </message>
     <message>
         <source>Preparing…</source>
-        <translation type="unfinished"></translation>
+        <translation>Đang chuẩn bị…</translation>
     </message>
     <message numerus="yes">
         <source>%n part(s) failed</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>%n đoạn bị lỗi</numerusform>
         </translation>
     </message>
     <message numerus="yes">
         <source>%n retry(s)</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>%n lần thử lại</numerusform>
         </translation>
     </message>
 </context>
@@ -438,191 +438,192 @@
         <source>Drop audio or video files here to transcribe them,
 or use Add Files… (Ctrl+O).</source>
         <extracomment>How often the status bar&apos;s pool figures are read again. How long a status bar message stays. Wait after an agent event before reading the agents: the coordinator publishes its snapshot of the links a moment after it announces the event. Sum over ready agents of their measured speed (× real time); None before any measurement. Agent id → the name it announced, for the job table&apos;s agents column. The user asked to quit (menu or closing the window, after confirming). What the latest export wrote (for the status bar and tests).</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Thả tệp âm thanh hoặc video vào đây để chép lời,
+hoặc dùng Thêm tệp… (Ctrl+O).</translation>
     </message>
     <message>
         <source>Main toolbar</source>
-        <translation type="unfinished"></translation>
+        <translation>Thanh công cụ chính</translation>
     </message>
     <message>
         <source>&amp;File</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Tệp</translation>
     </message>
     <message>
         <source>&amp;Quit</source>
-        <translation type="unfinished"></translation>
+        <translation>T&amp;hoát</translation>
     </message>
     <message>
         <source>&amp;Jobs</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Công việc</translation>
     </message>
     <message>
         <source>Select &amp;All</source>
-        <translation type="unfinished"></translation>
+        <translation>Chọn &amp;tất cả</translation>
     </message>
     <message>
         <source>&amp;Tools</source>
-        <translation type="unfinished"></translation>
+        <translation>Công &amp;cụ</translation>
     </message>
     <message>
         <source>&amp;Agents…</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Máy xử lý…</translation>
     </message>
     <message>
         <source>See the computers that transcribe, and add one by address</source>
-        <translation type="unfinished"></translation>
+        <translation>Xem các máy đang chép lời và thêm máy theo địa chỉ</translation>
     </message>
     <message>
         <source>&amp;Models…</source>
-        <translation type="unfinished"></translation>
+        <translation>Mô &amp;hình…</translation>
     </message>
     <message>
         <source>Install, import, remove and choose whisper models</source>
-        <translation type="unfinished"></translation>
+        <translation>Cài đặt, nhập, xoá và chọn mô hình whisper</translation>
     </message>
     <message>
         <source>&amp;Settings…</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Cài đặt…</translation>
     </message>
     <message>
         <source>Starting agents…</source>
-        <translation type="unfinished"></translation>
+        <translation>Đang khởi động máy xử lý…</translation>
     </message>
     <message>
         <source>Add Files</source>
-        <translation type="unfinished"></translation>
+        <translation>Thêm tệp</translation>
     </message>
     <message>
         <source>Audio and video (%1);;All files (*)</source>
-        <translation type="unfinished"></translation>
+        <translation>Âm thanh và video (%1);;Mọi tệp (*)</translation>
     </message>
     <message>
         <source>Add Folder</source>
-        <translation type="unfinished"></translation>
+        <translation>Thêm thư mục</translation>
     </message>
     <message numerus="yes">
         <source>Adding %n item(s)…</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>Đang thêm %n mục…</numerusform>
         </translation>
     </message>
     <message numerus="yes">
         <source>Added %n file(s).</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>Đã thêm %n tệp.</numerusform>
         </translation>
     </message>
     <message>
         <source>No audio or video files found.</source>
-        <translation type="unfinished"></translation>
+        <translation>Không tìm thấy tệp âm thanh hoặc video nào.</translation>
     </message>
     <message>
         <source>Some files were not added</source>
-        <translation type="unfinished"></translation>
+        <translation>Một số tệp không được thêm</translation>
     </message>
     <message numerus="yes">
         <source>%n file(s) could not be added:</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>Không thêm được %n tệp:</numerusform>
         </translation>
     </message>
     <message>
         <source>Files were not added</source>
-        <translation type="unfinished"></translation>
+        <translation>Tệp không được thêm</translation>
     </message>
     <message>
         <source>The action failed</source>
-        <translation type="unfinished"></translation>
+        <translation>Thao tác thất bại</translation>
     </message>
     <message>
         <source>Remove jobs</source>
-        <translation type="unfinished"></translation>
+        <translation>Xoá công việc</translation>
     </message>
     <message numerus="yes">
         <source>Remove %n job(s) from the list? Their transcripts and corrections are deleted; your audio files are not touched.</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>Xoá %n công việc khỏi danh sách? Bản chép lời và các chỗ sửa của chúng sẽ bị xoá; tệp âm thanh của bạn vẫn giữ nguyên.</numerusform>
         </translation>
     </message>
     <message>
         <source>Remove</source>
-        <translation type="unfinished"></translation>
+        <translation>Xoá</translation>
     </message>
     <message>
         <source>Some jobs were left as they were</source>
-        <translation type="unfinished"></translation>
+        <translation>Một số công việc được giữ nguyên</translation>
     </message>
     <message>
         <source>The folder %1 no longer exists.</source>
-        <translation type="unfinished"></translation>
+        <translation>Thư mục %1 không còn tồn tại.</translation>
     </message>
     <message>
         <source>Export failed</source>
-        <translation type="unfinished"></translation>
+        <translation>Xuất thất bại</translation>
     </message>
     <message numerus="yes">
         <source>Saved %n file(s) in %1.</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>Đã lưu %n tệp vào %1.</numerusform>
         </translation>
     </message>
     <message>
         <source>Automatic export failed</source>
-        <translation type="unfinished"></translation>
+        <translation>Tự động xuất thất bại</translation>
     </message>
     <message>
         <source>Some transcripts were not saved</source>
-        <translation type="unfinished"></translation>
+        <translation>Một số bản chép lời không được lưu</translation>
     </message>
     <message>
         <source>Settings saved.</source>
-        <translation type="unfinished"></translation>
+        <translation>Đã lưu cài đặt.</translation>
     </message>
     <message>
         <source>No agents yet</source>
-        <translation type="unfinished"></translation>
+        <translation>Chưa có máy xử lý</translation>
     </message>
     <message numerus="yes">
         <source>%n agent(s) ready</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>%n máy xử lý sẵn sàng</numerusform>
         </translation>
     </message>
     <message>
         <source>%1× real time</source>
-        <translation type="unfinished"></translation>
+        <translation>%1× thời gian thực</translation>
     </message>
     <message numerus="yes">
         <source>%n transcribing</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>%n đang chép lời</numerusform>
         </translation>
     </message>
     <message numerus="yes">
         <source>%n waiting</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>%n đang chờ</numerusform>
         </translation>
     </message>
     <message numerus="yes">
         <source>%n paused</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>%n tạm dừng</numerusform>
         </translation>
     </message>
     <message>
         <source>Quit sttdesk</source>
-        <translation type="unfinished"></translation>
+        <translation>Thoát sttdesk</translation>
     </message>
     <message numerus="yes">
         <source>%n job(s) are still being transcribed. They will continue the next time you start sttdesk. Quit now?</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>%n công việc vẫn đang được chép lời. Chúng sẽ tiếp tục khi bạn mở lại sttdesk. Thoát ngay?</numerusform>
         </translation>
     </message>
     <message>
         <source>Quit</source>
-        <translation type="unfinished"></translation>
+        <translation>Thoát</translation>
     </message>
 </context>
 <context>
@@ -630,21 +631,19 @@ or use Add Files… (Ctrl+O).</source>
     <message>
         <source>Unexpected error: %1</source>
         <extracomment>At most this many lines are listed in one message; the rest are counted.</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Lỗi ngoài dự kiến: %1</translation>
     </message>
-    <message numerus="yes">
+    <message>
         <source>…and %n more.</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
-        </translation>
+        <translation>…và %n mục khác.</translation>
     </message>
     <message>
         <source>OK</source>
-        <translation type="unfinished"></translation>
+        <translation>OK</translation>
     </message>
     <message>
         <source>Cancel</source>
-        <translation type="unfinished"></translation>
+        <translation>Huỷ</translation>
     </message>
 </context>
 <context>
@@ -652,96 +651,96 @@ or use Add Files… (Ctrl+O).</source>
     <message>
         <source>Models</source>
         <extracomment>Installed models or the default changed (the main window lists them again). The user made this model the default. Asks a yes/no question (tests answer it without a modal loop). Picks a model file to import; returns None when the user cancels.</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Mô hình</translation>
     </message>
     <message>
         <source>Show installed models only</source>
-        <translation type="unfinished"></translation>
+        <translation>Chỉ hiện mô hình đã cài</translation>
     </message>
     <message>
         <source>Install</source>
-        <translation type="unfinished"></translation>
+        <translation>Cài đặt</translation>
     </message>
     <message>
         <source>Import File…</source>
-        <translation type="unfinished"></translation>
+        <translation>Nhập tệp…</translation>
     </message>
     <message>
         <source>Add a whisper.cpp model file (ggml .bin) from this computer</source>
-        <translation type="unfinished"></translation>
+        <translation>Thêm một tệp mô hình whisper.cpp (ggml .bin) có sẵn trên máy này</translation>
     </message>
     <message>
         <source>Make Default</source>
-        <translation type="unfinished"></translation>
+        <translation>Đặt làm mặc định</translation>
     </message>
     <message>
         <source>Remove</source>
-        <translation type="unfinished"></translation>
+        <translation>Xoá</translation>
     </message>
     <message>
         <source>Cancel Install</source>
-        <translation type="unfinished"></translation>
+        <translation>Huỷ cài đặt</translation>
     </message>
     <message>
         <source>Close</source>
-        <translation type="unfinished"></translation>
+        <translation>Đóng</translation>
     </message>
     <message>
         <source>★ %1 is recommended for this computer. Bigger models are more accurate but slower; the memory each needs is listed.</source>
         <extracomment>A model to select once the list is read again (the one just installed).</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>★ Nên dùng %1 cho máy này. Mô hình càng lớn càng chính xác nhưng chậm hơn; bảng ghi bộ nhớ mỗi mô hình cần.</translation>
     </message>
     <message>
         <source>Bigger models are more accurate but slower; the memory each needs is listed.</source>
-        <translation type="unfinished"></translation>
+        <translation>Mô hình càng lớn càng chính xác nhưng chậm hơn; bảng ghi bộ nhớ mỗi mô hình cần.</translation>
     </message>
     <message>
         <source>Installing %1…</source>
-        <translation type="unfinished"></translation>
+        <translation>Đang cài %1…</translation>
     </message>
     <message>
         <source>Cancelling…</source>
-        <translation type="unfinished"></translation>
+        <translation>Đang huỷ…</translation>
     </message>
     <message>
         <source>Importing %1…</source>
-        <translation type="unfinished"></translation>
+        <translation>Đang nhập %1…</translation>
     </message>
     <message>
         <source>Remove the model %1 (%2) from this computer? Jobs waiting for it will fail until it is installed again.</source>
-        <translation type="unfinished"></translation>
+        <translation>Xoá mô hình %1 (%2) khỏi máy này? Các công việc đang chờ mô hình này sẽ thất bại cho đến khi nó được cài lại.</translation>
     </message>
     <message>
         <source>Remove Model</source>
-        <translation type="unfinished"></translation>
+        <translation>Xoá mô hình</translation>
     </message>
     <message>
         <source>%1 was removed.</source>
-        <translation type="unfinished"></translation>
+        <translation>Đã xoá %1.</translation>
     </message>
     <message>
         <source>New jobs use %1 from now on.</source>
-        <translation type="unfinished"></translation>
+        <translation>Từ giờ các công việc mới sẽ dùng %1.</translation>
     </message>
     <message>
         <source>Building a model locally cannot be cancelled</source>
-        <translation type="unfinished"></translation>
+        <translation>Không thể huỷ khi đang dựng mô hình trên máy</translation>
     </message>
     <message>
         <source>Installed: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Đã cài: %1</translation>
     </message>
     <message>
         <source>Install of %1 cancelled; it resumes where it stopped next time.</source>
-        <translation type="unfinished"></translation>
+        <translation>Đã huỷ cài %1; lần sau sẽ tiếp tục từ chỗ đã dừng.</translation>
     </message>
     <message>
         <source>Import Model</source>
-        <translation type="unfinished"></translation>
+        <translation>Nhập mô hình</translation>
     </message>
     <message>
         <source>whisper.cpp models (*.bin);;All files (*)</source>
-        <translation type="unfinished"></translation>
+        <translation>Mô hình whisper.cpp (*.bin);;Mọi tệp (*)</translation>
     </message>
 </context>
 <context>
@@ -749,55 +748,55 @@ or use Add Files… (Ctrl+O).</source>
     <message>
         <source>Model</source>
         <extracomment>The model&apos;s name (str). The :class:`ModelRow`. A plain value to sort the column by.</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Mô hình</translation>
     </message>
     <message>
         <source>Status</source>
-        <translation type="unfinished"></translation>
+        <translation>Tình trạng</translation>
     </message>
     <message>
         <source>Languages</source>
-        <translation type="unfinished"></translation>
+        <translation>Ngôn ngữ</translation>
     </message>
     <message>
         <source>Size</source>
-        <translation type="unfinished"></translation>
+        <translation>Dung lượng</translation>
     </message>
     <message>
         <source>Memory needed</source>
-        <translation type="unfinished"></translation>
+        <translation>Bộ nhớ cần</translation>
     </message>
     <message>
         <source>Precision</source>
-        <translation type="unfinished"></translation>
+        <translation>Độ chính xác số</translation>
     </message>
     <message>
         <source>Recommended for this computer: the most accurate model that runs well here</source>
-        <translation type="unfinished"></translation>
+        <translation>Nên dùng cho máy này: mô hình chính xác nhất mà máy chạy tốt</translation>
     </message>
     <message>
         <source>Installed</source>
-        <translation type="unfinished"></translation>
+        <translation>Đã cài</translation>
     </message>
     <message>
         <source>Available</source>
-        <translation type="unfinished"></translation>
+        <translation>Có thể cài</translation>
     </message>
     <message>
         <source>Damaged: reinstall it</source>
-        <translation type="unfinished"></translation>
+        <translation>Bị hỏng: hãy cài lại</translation>
     </message>
     <message>
         <source>default</source>
-        <translation type="unfinished"></translation>
+        <translation>mặc định</translation>
     </message>
     <message>
         <source>English only</source>
-        <translation type="unfinished"></translation>
+        <translation>Chỉ tiếng Anh</translation>
     </message>
     <message>
         <source>English, Tiếng Việt and more</source>
-        <translation type="unfinished"></translation>
+        <translation>Tiếng Anh, Tiếng Việt và nhiều thứ tiếng khác</translation>
     </message>
 </context>
 <context>
@@ -805,187 +804,187 @@ or use Add Files… (Ctrl+O).</source>
     <message>
         <source>Settings</source>
         <extracomment>Digits after the decimal point; 0 makes a whole-number spin box. When set, one step below ``minimum`` shows this text and stands for 0 (&quot;Automatic&quot; agents). Shown value = stored value × scale (a share shown in percent).</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Cài đặt</translation>
     </message>
     <message>
         <source>General</source>
-        <translation type="unfinished"></translation>
+        <translation>Chung</translation>
     </message>
     <message>
         <source>Processing</source>
-        <translation type="unfinished"></translation>
+        <translation>Xử lý</translation>
     </message>
     <message>
         <source>Chunking</source>
-        <translation type="unfinished"></translation>
+        <translation>Chia đoạn</translation>
     </message>
     <message>
         <source>Retries</source>
-        <translation type="unfinished"></translation>
+        <translation>Thử lại</translation>
     </message>
     <message>
         <source>Changes to processing, chunking, retries and the display language take effect the next time sttdesk starts.</source>
-        <translation type="unfinished"></translation>
+        <translation>Thay đổi về xử lý, chia đoạn, thử lại và ngôn ngữ hiển thị có hiệu lực từ lần mở sttdesk tiếp theo.</translation>
     </message>
     <message>
         <source>Save</source>
-        <translation type="unfinished"></translation>
+        <translation>Lưu</translation>
     </message>
     <message>
         <source>Cancel</source>
-        <translation type="unfinished"></translation>
+        <translation>Huỷ</translation>
     </message>
     <message>
         <source>Restore Defaults</source>
-        <translation type="unfinished"></translation>
+        <translation>Khôi phục mặc định</translation>
     </message>
     <message>
         <source>Same as the system</source>
-        <translation type="unfinished"></translation>
+        <translation>Theo hệ thống</translation>
     </message>
     <message>
         <source>Display language:</source>
-        <translation type="unfinished"></translation>
+        <translation>Ngôn ngữ hiển thị:</translation>
     </message>
     <message>
         <source>Start in the tray, without opening the window</source>
-        <translation type="unfinished"></translation>
+        <translation>Khởi động thu nhỏ vào khay hệ thống, không mở cửa sổ</translation>
     </message>
     <message>
         <source>Language of new jobs:</source>
-        <translation type="unfinished"></translation>
+        <translation>Ngôn ngữ của công việc mới:</translation>
     </message>
     <message>
         <source>The model store&apos;s default</source>
-        <translation type="unfinished"></translation>
+        <translation>Mô hình mặc định của kho</translation>
     </message>
     <message>
         <source>Model of new jobs:</source>
-        <translation type="unfinished"></translation>
+        <translation>Mô hình của công việc mới:</translation>
     </message>
     <message>
         <source>Off: export by hand</source>
-        <translation type="unfinished"></translation>
+        <translation>Tắt: tự xuất bằng tay</translation>
     </message>
     <message>
         <source>Choose…</source>
-        <translation type="unfinished"></translation>
+        <translation>Chọn…</translation>
     </message>
     <message>
         <source>Save finished transcripts to:</source>
-        <translation type="unfinished"></translation>
+        <translation>Lưu bản chép lời đã xong vào:</translation>
     </message>
     <message>
         <source>As:</source>
-        <translation type="unfinished"></translation>
+        <translation>Dạng:</translation>
     </message>
     <message>
         <source> s</source>
-        <translation type="unfinished"></translation>
+        <translation> giây</translation>
     </message>
     <message>
         <source>Agents on this computer:</source>
-        <translation type="unfinished"></translation>
+        <translation>Số máy xử lý trên máy này:</translation>
     </message>
     <message>
         <source>Automatic (one per core)</source>
-        <translation type="unfinished"></translation>
+        <translation>Tự động (mỗi nhân một máy)</translation>
     </message>
     <message>
         <source>Threads per agent:</source>
-        <translation type="unfinished"></translation>
+        <translation>Số luồng mỗi máy xử lý:</translation>
     </message>
     <message>
         <source>Time allowed per part:</source>
-        <translation type="unfinished"></translation>
+        <translation>Thời gian cho phép mỗi đoạn:</translation>
     </message>
     <message>
         <source>Beam size:</source>
-        <translation type="unfinished"></translation>
+        <translation>Độ rộng chùm (beam):</translation>
     </message>
     <message>
         <source>Greedy (fastest)</source>
-        <translation type="unfinished"></translation>
+        <translation>Tham lam (nhanh nhất)</translation>
     </message>
     <message>
         <source>Silence below:</source>
-        <translation type="unfinished"></translation>
+        <translation>Coi là im lặng dưới:</translation>
     </message>
     <message>
         <source> dBFS</source>
-        <translation type="unfinished"></translation>
+        <translation> dBFS</translation>
     </message>
     <message>
         <source>Shortest silence to cut at:</source>
-        <translation type="unfinished"></translation>
+        <translation>Khoảng lặng ngắn nhất để cắt:</translation>
     </message>
     <message>
         <source>Shortest part:</source>
-        <translation type="unfinished"></translation>
+        <translation>Đoạn ngắn nhất:</translation>
     </message>
     <message>
         <source>Aim for parts of:</source>
-        <translation type="unfinished"></translation>
+        <translation>Độ dài đoạn mong muốn:</translation>
     </message>
     <message>
         <source>Longest part:</source>
-        <translation type="unfinished"></translation>
+        <translation>Đoạn dài nhất:</translation>
     </message>
     <message>
         <source>Overlap at a forced cut:</source>
-        <translation type="unfinished"></translation>
+        <translation>Phần gối lên nhau khi buộc phải cắt:</translation>
     </message>
     <message>
         <source>Fixed parts (no silences found):</source>
-        <translation type="unfinished"></translation>
+        <translation>Đoạn cố định (khi không có khoảng lặng):</translation>
     </message>
     <message>
         <source>Overlap of fixed parts:</source>
-        <translation type="unfinished"></translation>
+        <translation>Phần gối lên nhau của đoạn cố định:</translation>
     </message>
     <message>
         <source>Cut at silences (recommended)</source>
-        <translation type="unfinished"></translation>
+        <translation>Cắt ở khoảng lặng (nên dùng)</translation>
     </message>
     <message>
         <source>Fixed-length parts</source>
-        <translation type="unfinished"></translation>
+        <translation>Đoạn dài cố định</translation>
     </message>
     <message>
         <source>How to cut:</source>
-        <translation type="unfinished"></translation>
+        <translation>Cách cắt:</translation>
     </message>
     <message>
         <source>Retries of a failed part:</source>
-        <translation type="unfinished"></translation>
+        <translation>Số lần thử lại một đoạn lỗi:</translation>
     </message>
     <message>
         <source>First wait:</source>
-        <translation type="unfinished"></translation>
+        <translation>Lần chờ đầu:</translation>
     </message>
     <message>
         <source>Each wait longer by:</source>
-        <translation type="unfinished"></translation>
+        <translation>Mỗi lần chờ dài hơn:</translation>
     </message>
     <message>
         <source>Longest wait:</source>
-        <translation type="unfinished"></translation>
+        <translation>Lần chờ dài nhất:</translation>
     </message>
     <message>
         <source>Random spread of waits:</source>
-        <translation type="unfinished"></translation>
+        <translation>Độ dao động ngẫu nhiên của thời gian chờ:</translation>
     </message>
     <message>
         <source>choose at least one format for the automatic export</source>
-        <translation type="unfinished"></translation>
+        <translation>hãy chọn ít nhất một định dạng để tự động xuất</translation>
     </message>
     <message>
         <source>the longest wait must not be shorter than the first wait</source>
-        <translation type="unfinished"></translation>
+        <translation>lần chờ dài nhất không được ngắn hơn lần chờ đầu</translation>
     </message>
     <message>
         <source>Save Finished Transcripts To</source>
-        <translation type="unfinished"></translation>
+        <translation>Lưu bản chép lời đã xong vào</translation>
     </message>
 </context>
 <context>
@@ -993,105 +992,109 @@ or use Add Files… (Ctrl+O).</source>
     <message>
         <source>Time</source>
         <extracomment>Row kind: a segment of text, a failed chunk, or audio not transcribed yet. Start of the row on the file&apos;s timeline, seconds (float). End of the row, seconds (float). :data:`SEGMENT`, :data:`FAILED_GAP` or :data:`PENDING_GAP`. Position of the segment in the transcript (-1 for gaps). Whether the user corrected this segment&apos;s text. Colours of rows that are not plain text (light tints that work on light and dark palettes). The segment&apos;s text, or the reason for a gap (already in the UI language). The user changed a segment&apos;s text: (segment index, segment start, new text).</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Thời gian</translation>
     </message>
     <message>
         <source>Text</source>
-        <translation type="unfinished"></translation>
+        <translation>Nội dung</translation>
     </message>
     <message>
         <source>Corrected by you</source>
-        <translation type="unfinished"></translation>
+        <translation>Bạn đã sửa</translation>
     </message>
     <message>
         <source>Not transcribed: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Không chép lời được: %1</translation>
     </message>
     <message>
         <source>Not transcribed yet…</source>
-        <translation type="unfinished"></translation>
+        <translation>Chưa được chép lời…</translation>
     </message>
 </context>
 <context>
     <name>TranscriptPanel</name>
     <message>
         <source>Play or pause the audio (Ctrl+Space)</source>
-        <extracomment>Reads of the shown transcript are spaced at least this far apart while chunks pour in. The user&apos;s file if it is still there, and the job&apos;s decoded audio if it exists. A message for the status bar. Something failed: (title, message) for an error box.</extracomment>
-        <translation type="unfinished"></translation>
+        <extracomment>Reads of the shown transcript are spaced at least this far apart while chunks pour in. Room beside the find box&apos;s placeholder text (its icon and clear button), in pixels. The user&apos;s file if it is still there, and the job&apos;s decoded audio if it exists. A message for the status bar. Something failed: (title, message) for an error box.</extracomment>
+        <translation>Phát hoặc tạm dừng âm thanh (Ctrl+Space)</translation>
     </message>
     <message>
         <source>Find in transcript</source>
-        <translation type="unfinished"></translation>
+        <translation>Tìm trong bản chép lời</translation>
     </message>
     <message>
         <source>Retry failed parts</source>
-        <translation type="unfinished"></translation>
+        <translation>Thử lại các đoạn lỗi</translation>
     </message>
     <message>
         <source>Click a line to play it; double-click or press F2 to correct its text</source>
-        <translation type="unfinished"></translation>
+        <translation>Bấm vào một dòng để nghe; bấm đúp hoặc nhấn F2 để sửa nội dung</translation>
     </message>
     <message>
         <source>No job selected</source>
-        <translation type="unfinished"></translation>
+        <translation>Chưa chọn công việc</translation>
     </message>
     <message>
         <source>Select a job to read its transcript.</source>
-        <translation type="unfinished"></translation>
+        <translation>Chọn một công việc để đọc bản chép lời.</translation>
     </message>
     <message>
         <source>Loading…</source>
-        <translation type="unfinished"></translation>
+        <translation>Đang tải…</translation>
     </message>
     <message>
         <source>%1 of %2 parts</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 trên %2 đoạn</translation>
     </message>
     <message numerus="yes">
         <source>%n correction(s)</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>%n chỗ sửa</numerusform>
         </translation>
     </message>
     <message numerus="yes">
         <source>%n part(s) could not be transcribed.</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>%n đoạn không chép lời được.</numerusform>
         </translation>
     </message>
     <message>
         <source>They can be retried once the other parts are done.</source>
-        <translation type="unfinished"></translation>
+        <translation>Có thể thử lại khi các đoạn khác đã xong.</translation>
     </message>
     <message>
         <source>The job failed.</source>
-        <translation type="unfinished"></translation>
+        <translation>Công việc thất bại.</translation>
+    </message>
+    <message>
+        <source>Retry</source>
+        <translation>Thử lại</translation>
     </message>
     <message>
         <source>Correction saved.</source>
-        <translation type="unfinished"></translation>
+        <translation>Đã lưu chỗ sửa.</translation>
     </message>
     <message>
         <source>Could not save the correction</source>
-        <translation type="unfinished"></translation>
+        <translation>Không lưu được chỗ sửa</translation>
     </message>
     <message numerus="yes">
         <source>Retrying %n part(s).</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>Đang thử lại %n đoạn.</numerusform>
         </translation>
     </message>
     <message>
         <source>Could not retry</source>
-        <translation type="unfinished"></translation>
+        <translation>Không thử lại được</translation>
     </message>
     <message>
         <source>No matches</source>
-        <translation type="unfinished"></translation>
+        <translation>Không tìm thấy</translation>
     </message>
     <message>
         <source>%1 of %2</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 / %2</translation>
     </message>
 </context>
 <context>
@@ -1099,19 +1102,19 @@ or use Add Files… (Ctrl+O).</source>
     <message>
         <source>Show sttdesk</source>
         <extracomment>How long a notice stays up, in milliseconds.</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>Mở sttdesk</translation>
     </message>
     <message>
         <source>Quit</source>
-        <translation type="unfinished"></translation>
+        <translation>Thoát</translation>
     </message>
     <message>
         <source>Transcript ready</source>
-        <translation type="unfinished"></translation>
+        <translation>Đã có bản chép lời</translation>
     </message>
     <message>
         <source>Transcription failed</source>
-        <translation type="unfinished"></translation>
+        <translation>Chép lời thất bại</translation>
     </message>
 </context>
 </TS>

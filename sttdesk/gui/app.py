@@ -18,7 +18,9 @@ from PySide6.QtWidgets import QApplication
 
 from ..domain.jobs import JobState
 from ..service.views import JobView
+from .binding_check import check_qt_binding
 from .core_events import CoreEventBridge
+from .errors import QtBindingError
 from .i18n import choose_ui_language, install_translators
 from .icons import icon
 from .main_window import MainWindow
@@ -166,6 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setWindowIcon(icon("app"))
     app.setQuitOnLastWindowClosed(False)  # the window only hides on quit; DesktopApp.quit ends the loop
     paths = default_paths()
+    try:
+        check_qt_binding()
+    except QtBindingError as exc:
+        show_error(None, "sttdesk", exc.user_message("en") + "\n\n" + exc.user_message("vi"))
+        return 1
     settings, settings_error = load_settings_or_defaults(paths)
     ui_language = choose_ui_language(settings.ui.language)
     translators = install_translators(app, ui_language)

@@ -18,3 +18,13 @@ class InvalidAgentAddressError(GuiError):
     message_en = "'{address}' is not an agent address. Type it as host:port, for example 192.168.1.20:7878."
     message_vi = "'{address}' không phải địa chỉ máy xử lý. Hãy nhập dạng máy:cổng, ví dụ 192.168.1.20:7878."
 
+
+
+class QtBindingError(GuiError):
+    """The installed PySide6 loses references to Python's True/None (PySide6 6.12.0 on Python 3.11)."""
+
+    code = "qt_binding_broken"
+    message_en = ("The installed PySide6 {version} has a known defect with Python {python} that makes the app crash "
+                  "after a while. Install another version: pip install \"pyside6>=6.7,!=6.12.0\".")
+    message_vi = ("Bản PySide6 {version} đang cài có lỗi đã biết với Python {python} khiến ứng dụng bị tắt đột ngột "
+                  "sau một lúc. Hãy cài bản khác: pip install \"pyside6>=6.7,!=6.12.0\".")

@@ -6,7 +6,9 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QSortFilter
 from PySide6.QtGui import QAction, QContextMenuEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
+from ..domain.jobs import JobState
 from ..service.views import JobView
+from . import formatting
 from .job_table_model import JOB_ID_ROLE, JOB_VIEW_ROLE, SORT_ROLE, Column, JobTableModel
 from .progress_delegate import ProgressBarDelegate
 
@@ -15,6 +17,10 @@ _COLUMN_CHARS = {
     Column.DURATION: 8, Column.LANGUAGE: 16, Column.MODEL: 12, Column.STATE: 15,
     Column.PROGRESS: 14, Column.ELAPSED: 9, Column.REMAINING: 10, Column.AGENTS: 12,
 }
+
+
+#: Room for the state icon and the cell's margins beside the state's name, in pixels.
+STATE_ICON_ROOM = 40
 
 
 class JobTableView(QTableView):
@@ -52,6 +58,9 @@ class JobTableView(QTableView):
         char = self.fontMetrics().averageCharWidth()
         for column, chars in _COLUMN_CHARS.items():
             self.setColumnWidth(column, chars * char + 16)
+        # State names differ a lot in length between languages: fit the longest, beside its icon.
+        widest = max(self.fontMetrics().horizontalAdvance(formatting.state_label(state.value)) for state in JobState)
+        self.setColumnWidth(Column.STATE, max(self.columnWidth(Column.STATE), widest + STATE_ICON_ROOM))
         self._context_actions: list[QAction | None] = []
         self.selectionModel().selectionChanged.connect(self._emit_selection)
         self.selectionModel().currentRowChanged.connect(self._emit_current)

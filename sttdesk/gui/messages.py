@@ -33,8 +33,10 @@ def error_text(error: BaseException, ui_language: str) -> str:
 def file_errors_text(failures: Sequence[tuple[Path, BaseException]], ui_language: str) -> str:
     """One line per refused file: "name: reason" (long lists are cut short)."""
     lines = [f"{path.name}: {error_text(error, ui_language)}" for path, error in failures[:MAX_LISTED]]
-    if len(failures) > MAX_LISTED:
-        lines.append(QCoreApplication.translate("Messages", "…and %n more.", "", len(failures) - MAX_LISTED))
+    hidden = len(failures) - MAX_LISTED
+    if hidden > 0:
+        # the count is a plain name: lupdate does not read an expression as the plural count
+        lines.append(QCoreApplication.translate("Messages", "…and %n more.", "", hidden))
     return "\n".join(lines)
 
 

@@ -13,11 +13,9 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -32,14 +30,8 @@ from .messages import error_text
 from .playback import JobAudioPlayer
 from .tasks import TaskRunner
 from .transcript_edits import edited_transcript
-from .transcript_model import (
-    FAILED_GAP,
-    KIND_ROLE,
-    START_ROLE,
-    TranscriptColumn,
-    TranscriptModel,
-    rows_from_transcript,
-)
+from .transcript_model import FAILED_GAP, KIND_ROLE, START_ROLE, TranscriptModel, rows_from_transcript
+from .transcript_view import TranscriptListView
 
 if TYPE_CHECKING:
     from ..service.job_service import JobService
@@ -49,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: Reads of the shown transcript are spaced at least this far apart while chunks pour in.
 RELOAD_DELAY_MS = 250
+#: Room beside the find box's placeholder text (its icon and clear button), in pixels.
+FIND_EDIT_ROOM = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +126,9 @@ class TranscriptPanel(QWidget):
         self.find_edit.setPlaceholderText(self.tr("Find in transcript"))
         self.find_edit.setClearButtonEnabled(True)
         self.find_edit.addAction(icon("find"), QLineEdit.ActionPosition.LeadingPosition)
-        self.find_edit.setMaximumWidth(260)
+        self.find_edit.setMinimumWidth(
+            self.find_edit.fontMetrics().horizontalAdvance(self.find_edit.placeholderText()) + FIND_EDIT_ROOM)
+        self.find_edit.setMaximumWidth(max(self.find_edit.minimumWidth(), 260))
         self.find_edit.textChanged.connect(self._find_changed)
         self.find_edit.returnPressed.connect(self.find_next)
         self.find_count = QLabel(self)
@@ -161,24 +157,11 @@ class TranscriptPanel(QWidget):
         banner_layout.addWidget(self.retry_button)
         layout.addWidget(self.banner)
 
-        self.table = QTableView(self)
-        self.table.setObjectName("transcriptTable")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
-        self.table.setWordWrap(True)
-        self.table.setShowGrid(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(TranscriptColumn.TIME,
-                                                           QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(TranscriptColumn.TEXT, QHeaderView.ResizeMode.Stretch)
-        self.table.setToolTip(self.tr("Click a line to play it; double-click or press F2 to correct its text"))
-        self.table.clicked.connect(self._clicked)
-        layout.addWidget(self.table, 1)
+        self.view = TranscriptListView(self.model, self)
+        self.view.setObjectName("transcriptView")
+        self.view.setToolTip(self.tr("Click a line to play it; double-click or press F2 to correct its text"))
+        self.view.clicked.connect(self._clicked)
+        layout.addWidget(self.view, 1)
 
         find = QShortcut(QKeySequence.StandardKey.Find, self, context=Qt.ShortcutContext.WindowShortcut)
         find.activated.connect(self.focus_find)
@@ -298,6 +281,7 @@ class TranscriptPanel(QWidget):
             self.banner.hide()
             return
         self.banner_text.setText(text)
+        self.retry_button.setText(self.tr("Retry failed parts") if failed_gaps else self.tr("Retry"))
         self.retry_button.setEnabled(job.state == JobState.FAILED.value)
         self.banner.show()
 
@@ -340,19 +324,19 @@ class TranscriptPanel(QWidget):
         snapshot = self._snapshot
         if snapshot is None or not 0 <= row < self.model.rowCount():
             return
-        start = float(self.model.index(row, 0).data(START_ROLE))
+        start = float(self.view.index_at_row(row).data(START_ROLE))
         self.player.play_from(snapshot.job.id, start, source=snapshot.source, pcm=snapshot.pcm)
-        self.model.set_playing_row(row if self.model.index(row, 0).data(KIND_ROLE) != FAILED_GAP else -1)
+        self.model.set_playing_row(row if self.view.index_at_row(row).data(KIND_ROLE) != FAILED_GAP else -1)
 
     def _clicked(self, index: QModelIndex) -> None:
-        if self.table.state() != QAbstractItemView.State.EditingState:
+        if self.view.state() != QAbstractItemView.State.EditingState:
             self.play_row(index.row())
 
     def _toggle_play(self) -> None:
         if self.player.job_id == self._job_id and self._job_id:
             self.player.toggle()
             return
-        row = self.table.currentIndex().row()
+        row = self.view.currentIndex().row()
         self.play_row(max(row, 0))
 
     def _playing_at(self, seconds: float) -> None:
@@ -361,8 +345,8 @@ class TranscriptPanel(QWidget):
         row = self.model.row_at_time(seconds)
         if row >= 0 and row != self.model.playing_row:
             self.model.set_playing_row(row)
-            if self.table.state() != QAbstractItemView.State.EditingState:
-                self.table.scrollTo(self.model.index(row, 0))
+            if self.view.state() != QAbstractItemView.State.EditingState:
+                self.view.scrollTo(self.view.index_at_row(row))
 
     def _playing_changed(self, playing: bool) -> None:
         self.play_button.setIcon(icon("stop" if playing else "play"))
@@ -388,7 +372,7 @@ class TranscriptPanel(QWidget):
     def _go_to_match(self, step: int) -> None:
         if not self._matches:
             return
-        current = self.table.currentIndex().row()
+        current = self.view.currentIndex().row()
         if step > 0:
             following = [row for row in self._matches if row > current]
             row = following[0] if following else self._matches[0]
@@ -398,10 +382,10 @@ class TranscriptPanel(QWidget):
         self._select_row(row)
 
     def _select_row(self, row: int) -> None:
-        index = self.model.index(row, TranscriptColumn.TEXT)
-        self.table.selectionModel().setCurrentIndex(
+        index = self.view.index_at_row(row)
+        self.view.selectionModel().setCurrentIndex(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
-        self.table.scrollTo(index)
+        self.view.scrollTo(index)
         self._update_find_count()
 
     def _update_find_count(self) -> None:
@@ -411,7 +395,7 @@ class TranscriptPanel(QWidget):
         if not self._matches:
             self.find_count.setText(self.tr("No matches"))
             return
-        current = self.table.currentIndex().row()
+        current = self.view.currentIndex().row()
         position = self._matches.index(current) + 1 if current in self._matches else 0
         self.find_count.setText(self.tr("%1 of %2").replace("%1", str(position))
                                 .replace("%2", str(len(self._matches))))

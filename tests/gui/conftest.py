@@ -20,6 +20,15 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 #: Longest wait for a job to go through the real core (agent start, ffmpeg, fake engine).
 JOB_TIMEOUT_MS = 60_000
+#: A GUI test that runs longer than this is stuck (a modal loop nobody answers): fail it, not the suite.
+GUI_TEST_TIMEOUT_SECONDS = 300
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _HERE in Path(str(item.fspath)).resolve().parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(GUI_TEST_TIMEOUT_SECONDS))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -95,8 +104,12 @@ def drop_files(target: QWidget, paths: list[Path]) -> bool:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
     position = QPointF(target.rect().center())
-    enter = QDragEnterEvent(position, Qt.DropAction.CopyAction, mime,
-                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    try:  # Qt 6.12 takes a QPointF (the QPoint form is deprecated); earlier versions only a QPoint
+        enter = QDragEnterEvent(position, Qt.DropAction.CopyAction, mime,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    except TypeError:
+        enter = QDragEnterEvent(position.toPoint(), Qt.DropAction.CopyAction, mime,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(target, enter)
     if not enter.isAccepted():
         return False

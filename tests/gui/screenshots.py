@@ -1,11 +1,13 @@
 """Take the desktop app's screenshots (README and review) with real transcription.
 
-    xvfb-run -a -s "-screen 0 1400x900x24" python -m tests.gui.screenshots [--out resources/screenshots]
+    xvfb-run -a -s "-screen 0 1400x900x24" python -m tests.gui.screenshots [--all] [--out DIR]
 
 Builds a throw-away sttdesk home, uses the installed whisper model (scripts/setup)
 with two real local agents, queues English test recordings so that jobs are in
 several states (done, transcribing, waiting, paused, failed, cancelled), and saves
-PNGs of each window in English and in Vietnamese.
+PNGs in English and in Vietnamese: the main window (for the README, in
+resources/screenshots), or with ``--all`` every window (transcript, failed job,
+agents, models, settings) for review.
 """
 
 from __future__ import annotations
@@ -59,7 +61,11 @@ def wait(app: object, condition: Callable[[], bool], timeout: float = 120.0) -> 
         time.sleep(0.02)
 
 
-def run(language: str, out: Path, media: Path) -> list[Path]:
+#: The screenshots the README shows.
+README_SHOTS = frozenset({"main-window"})
+
+
+def run(language: str, out: Path, media: Path, *, everything: bool = False) -> list[Path]:
     """Start the app in ``language``, set the scene, save the screenshots; returns their paths."""
     from PySide6.QtWidgets import QApplication
 
@@ -86,6 +92,8 @@ def run(language: str, out: Path, media: Path) -> list[Path]:
     saved: list[Path] = []
 
     def shot(name: str, widget: object | None = None) -> None:
+        if not everything and name not in README_SHOTS:
+            return
         for _ in range(5):  # let pending layout and paint events run first
             app.processEvents()
             time.sleep(0.05)
@@ -98,7 +106,7 @@ def run(language: str, out: Path, media: Path) -> list[Path]:
         done = [service.add(JobRequest(path=EN_AUDIO / name, language="en"))
                 for name in ("jfk.wav", "2289-152253-0000.flac", "60-121082-0000.flac")]
         wait(app, lambda: all(service.get(job_id).state == "COMPLETED" for job_id in done))
-        service.add(JobRequest(path=media / "too-long-for-the-cap.flac", language="en"))
+        failed = service.add(JobRequest(path=media / "too-long-for-the-cap.flac", language="en"))
         cancelled = service.add(JobRequest(path=EN_AUDIO / "1081-125237-0000.flac", language="en"))
         service.cancel(cancelled)
         running = service.add(JobRequest(path=media / "five-speakers.flac", language="auto"))
@@ -120,6 +128,11 @@ def run(language: str, out: Path, media: Path) -> list[Path]:
         window.transcript.find_edit.setText("country")
         wait(app, lambda: not window.transcript.loading)
         shot("transcript")
+
+        window.table.select_job(failed)
+        wait(app, lambda: window.transcript.snapshot is not None
+             and window.transcript.snapshot.job.id == failed and not window.transcript.loading)
+        shot("failed-job")
 
         agents = window.show_agents()
         agents.resize(960, 300)
@@ -153,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "resources" / "screenshots")
     parser.add_argument("--language", choices=("en", "vi", "both"), default="both")
+    parser.add_argument("--all", action="store_true", help="every window, not only the README's")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not (REAL_MODELS_DIR / "manifest.json").is_file():
@@ -165,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     concat(clips[5:17], media / "too-long-for-the-cap.flac")
     languages = ("en", "vi") if args.language == "both" else (args.language,)
     for language in languages:
-        run(language, args.out, media)
+        run(language, args.out, media, everything=args.all)
     return 0
 
 

@@ -55,7 +55,7 @@ def test_a_corrected_line_is_saved_and_shown(qtbot: Any, desktop: Any, en_audio:
                     timeout=JOB_TIMEOUT_MS)
 
     # Edit like a user: F2 on the line opens an editor, type, Enter.
-    table = panel.table
+    table = panel.view
     table.setFocus()
     table.setCurrentIndex(panel.model.index(0, TranscriptColumn.TEXT))
     qtbot.keyClick(table, Qt.Key.Key_F2)
@@ -89,10 +89,10 @@ def test_clicking_a_line_plays_from_there_and_highlights_it(qtbot: Any, desktop:
                     and panel.model.rowCount() >= 3, timeout=JOB_TIMEOUT_MS)
 
     target = panel.model.rows()[2]
-    rect = panel.table.visualRect(panel.model.index(2, TranscriptColumn.TEXT))
+    rect = panel.view.visualRect(panel.model.index(2, TranscriptColumn.TEXT))
     positions: list[float] = []
     panel.player.position_changed.connect(positions.append)
-    qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
     qtbot.waitUntil(lambda: any(p >= target.start for p in positions), timeout=20_000)
     assert panel.player.job_id == job_id
