@@ -1,40 +1,44 @@
 """Decoding options for one transcription request, and how they travel on the wire.
 
-Greedy decoding is the default (``beam_size=None``): pywhispercpp defaults to
-greedy while whisper-cli defaults to beam 5, which costs about 1.6x greedy on
-base for no WER gain on our dev set. Beam search is available by giving a
+Greedy decoding is the default (``beam_size=None``), as in pywhispercpp
+(whisper-cli defaults to beam 5). On our chunks beam 5 took 1.57x the CPU
+time of greedy for no better WER (3.5-4.0 % against 3.8 %; the temperature
+fallback samples, so beam runs vary). Beam search is there for whoever gives a
 ``beam_size``.
 
-Timestamps: whisper's own, one window after another
---------------------------------------------------
+Timestamps: whisper's own, window after window
+----------------------------------------------
 A chunk of up to 30 s should cost one encoder pass (DESIGN.md §9). whisper.cpp's
 normal timestamp mode, used here, encodes a second window only when the
 decoder stopped before the end of the audio: it then seeks to the last
-timestamp token and decodes the rest. We measured the ways around that second
-pass and kept whisper's mode, because each of them loses text:
+timestamp token and decodes the rest. The ways around that second pass all
+lost text or word times (``python -m benchmarks.engine --strategies``: 22
+chunks of 14-29 s joined from the clips of tests/data/en, 473 s, base f16,
+greedy, one thread, strategies interleaved chunk by chunk, CPU seconds):
 
-=================================== ========= ======= ====================== ===========
-strategy (base f16, greedy, 1 thread) time      WER     clip onset/offset err  vs faster-
-                                                        (mean, s)              whisper words
-=================================== ========= ======= ====================== ===========
-timestamps, seek (**used**)         95-112 s  4.87 %  0.36 / 0.35            0.24 s
-single_segment (one pass always)    107 s     6.85 %  0.41 / 0.49            0.61 s
-no_timestamps (one pass)            77 s      7.26 %  no word times          --
-no_timestamps + DTW (flash off)     153 s     7.26 %  0.58 / 0.78            0.32 s
-timestamps + DTW (flash off)        134-153 s 4.95 %  0.56 / 0.48            0.06 s
-=================================== ========= ======= ====================== ===========
+============================== ===== ====== ==================== ===================
+strategy                       CPU   WER    clip onset/end error word start vs
+                                            (mean, s)            faster-whisper (s)
+============================== ===== ====== ==================== ===================
+timestamps, seek (**used**)    93.5  3.80 % 0.36 / 0.35          0.24
+single_segment (one pass)      83.2  5.78 % 0.41 / 0.48          0.61
+no_timestamps (one pass)       83.9  6.36 % no word times        --
+no_timestamps + DTW            94.5  6.36 % 0.67 / 0.83          0.05
+timestamps + DTW               113.3 4.05 % 0.67 / 0.49          0.06
+beam 5 (timestamps, seek)      147.2 3.96 % 0.35 / 0.44          0.23
+============================== ===== ====== ==================== ===================
 
-The audio: 22 chunks of 14-29 s (455 s of speech) made by joining the clips of
-tests/data/en with 0.5 s of silence. Only 3 of the 22 needed a second pass,
-and each of those passes recovered a real final phrase ("...traversed by a
-brook.") that single-segment mode drops: whisper tends to end its first pass
-a phrase early. "clip onset/offset err" compares the first and last word of each
-joined clip with where its speech starts and ends by energy: whisper.cpp's
-token-level timestamps, snapped to the audio energy, place word edges better
-than DTW alignment, whose words have no gaps between them. DTW times agree with
-faster-whisper's (same algorithm) but need flash attention off, 20-40 % slower.
-So word times come from whisper.cpp's token timestamps, and a chunker that ends
-chunks in silence gets one pass for nearly every chunk.
+The one-pass modes save 11 % but drop text: whisper often ends its first pass
+a phrase early (``<|24.32|>`` then end-of-text in a 28 s chunk), and only the
+seek decodes the rest ("...and traversed by a brook."). "Clip onset/end
+error" is how far the first and last word of each joined clip lie from where
+its speech starts and ends by energy: whisper.cpp's token-level timestamps,
+which it snaps to the audio energy, place word edges better than DTW, whose
+words have no gaps between them; DTW agrees with faster-whisper (the same
+alignment method) but needs flash attention off, +21 % here. So segment times
+come from whisper's timestamp tokens and word times from whisper.cpp's
+token-level timestamps; chunks that end in silence rarely need a second pass
+(3 of these 22 did).
 """
 
 from __future__ import annotations
