@@ -25,8 +25,9 @@ from .wer import diacritic_letters, normalize_english, normalize_vietnamese, wor
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 THREADS = 2
-#: Seconds one clip may take; a clip is at most 17 s and base runs far faster than real time.
-CLIP_TIMEOUT = 120.0
+#: A hang guard, not a speed check: a 30 s piece takes a few seconds idle, but two-thread
+#: whisper.cpp slows down many times over when other work holds a core.
+CLIP_TIMEOUT = 600.0
 MAX_ENGLISH_WER = 0.06
 #: A quantized model may be this much worse than f16 (absolute WER).
 MAX_QUANTIZATION_LOSS = 0.01
