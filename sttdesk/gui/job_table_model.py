@@ -179,11 +179,12 @@ class JobTableModel(QAbstractTableModel):
             self._emit_column(Column.AGENTS)
 
     def tick(self) -> None:
-        """Let the elapsed and remaining times of running jobs move on between reads."""
-        for position, row in enumerate(self._rows):
-            if row.view.state in _ACTIVE_STATES and row.view.started_at:
-                self.dataChanged.emit(self.index(position, Column.ELAPSED), self.index(position, Column.REMAINING),
-                                      [Qt.ItemDataRole.DisplayRole, SORT_ROLE])
+        """Let the elapsed and remaining times of running jobs move on between reads (one signal for all)."""
+        running = [position for position, row in enumerate(self._rows)
+                   if row.view.state in _ACTIVE_STATES and row.view.started_at]
+        if running:
+            self.dataChanged.emit(self.index(running[0], Column.ELAPSED), self.index(running[-1], Column.REMAINING),
+                                  [Qt.ItemDataRole.DisplayRole, SORT_ROLE])
 
     # --- reading ------------------------------------------------------------------
 

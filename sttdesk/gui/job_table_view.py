@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QContextMenuEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
@@ -21,6 +21,8 @@ _COLUMN_CHARS = {
 
 #: Room for the state icon and the cell's margins beside the state's name, in pixels.
 STATE_ICON_ROOM = 40
+#: The selected jobs are read again this long after the last change of a burst.
+SELECTION_SETTLE_MS = 30
 
 
 class JobTableView(QTableView):
@@ -62,11 +64,16 @@ class JobTableView(QTableView):
         widest = max(self.fontMetrics().horizontalAdvance(formatting.state_label(state.value)) for state in JobState)
         self.setColumnWidth(Column.STATE, max(self.columnWidth(Column.STATE), widest + STATE_ICON_ROOM))
         self._context_actions: list[QAction | None] = []
+        # A new selection is told at once (actions follow the click); row updates come in
+        # bursts (a refresh of many rows, the running clocks), so the selected jobs are read
+        # again once per burst.
+        self._selection_timer = QTimer(self, singleShot=True, interval=SELECTION_SETTLE_MS)
+        self._selection_timer.timeout.connect(self._emit_selection)
         self.selectionModel().selectionChanged.connect(self._emit_selection)
         self.selectionModel().currentRowChanged.connect(self._emit_current)
         # Rows updated in place keep their selection, but the states behind it may change.
-        model.dataChanged.connect(self._emit_selection)
-        model.rowsRemoved.connect(self._emit_selection)
+        model.dataChanged.connect(self._selection_timer.start)
+        model.rowsRemoved.connect(self._selection_timer.start)
         self._empty_text = ""
 
     # --- what is selected -----------------------------------------------------------------
