@@ -107,21 +107,32 @@ def load_clips() -> list[Clip]:
 
 
 def speech_input(clips: Sequence[Clip], seconds: float) -> tuple[np.ndarray, str]:
-    """``seconds`` of speech: whole clips joined with short pauses, cut at ``seconds``."""
-    pause = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
-    pieces: list[np.ndarray] = []
-    texts: list[str] = []
-    total = 0
+    """Exactly ``seconds`` of speech: whole clips (first fit) with the time left spread over the pauses.
+
+    Speech runs to the very end: a silent tail would make whisper invent text
+    there and fall back to sampling, timing the hallucination instead of the engine.
+    """
+    target = int(seconds * SAMPLE_RATE)
+    least_pause = int(PAUSE_SECONDS * SAMPLE_RATE)
+    chosen: list[Clip] = []
+    used = 0
     for clip in clips:
-        if total + clip.audio.size > seconds * SAMPLE_RATE:
-            break
-        pieces += [clip.audio, pause]
-        texts.append(clip.reference)
-        total += clip.audio.size + pause.size
-    audio = np.concatenate(pieces)
-    # Pad with silence to exactly ``seconds`` so every run and tool sees the same length.
-    audio = np.pad(audio, (0, max(0, int(seconds * SAMPLE_RATE) - audio.size)))
-    return audio.astype(np.float32), " ".join(texts)
+        if used + clip.audio.size + (least_pause if chosen else 0) <= target:
+            used += clip.audio.size + (least_pause if chosen else 0)
+            chosen.append(clip)
+    if len(chosen) < 2:
+        raise SystemExit(f"{seconds} s is too short for the test clips")
+    speech = sum(c.audio.size for c in chosen)
+    gaps = len(chosen) - 1
+    pause, extra = divmod(target - speech, gaps)
+    pieces: list[np.ndarray] = []
+    for index, clip in enumerate(chosen):
+        pieces.append(clip.audio)
+        if index < gaps:
+            pieces.append(np.zeros(pause + (1 if index < extra else 0), dtype=np.float32))
+    audio = np.concatenate(pieces).astype(np.float32)
+    assert audio.size == target
+    return audio, " ".join(c.reference for c in chosen)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import collections
 import logging
+import re
 import sys
 import threading
 import time
@@ -48,6 +49,8 @@ WINDOW_SECONDS = 30.0
 MIN_SAMPLES = SAMPLE_RATE // 10
 #: First bytes of a whisper.cpp ggml model: "ggml" as a little-endian u32.
 GGML_MAGIC = b"lmgg"
+#: A whole segment that is only a note about sound: [BLANK_AUDIO], (music), ♪...
+_ANNOTATION = re.compile(r"(?:\[[^\]]*\]|\([^)]*\)|[\s♪♫♬♩*-])+")
 #: A whisper model file is at least this large (tiny q5 is ~30 MB); smaller is not a model.
 MIN_MODEL_BYTES = 1_000_000
 
@@ -256,6 +259,17 @@ def words_from_tokens(tokens: Sequence[DecodedToken]) -> list[Word]:
         start, end = group[0].start, group[-1].end
         words.append(Word(start=start, end=max(start, end), text=text, probability=probability))
     return words
+
+
+def is_annotation(text: str) -> bool:
+    """True for a segment that only annotates sound: "[BLANK_AUDIO]", "(music)", "♪ ♪".
+
+    Whisper writes such subtitle notes over silence and music. They hold no
+    spoken words, so they never reach a transcript. (Suppressing these tokens
+    while decoding, as openai-whisper does, makes whisper write a phantom "you"
+    over silence instead, which is worse.)
+    """
+    return bool(_ANNOTATION.fullmatch(text.strip()))
 
 
 def _clamp_words(words: Sequence[Word], low: float, high: float) -> list[Word]:
@@ -514,7 +528,9 @@ class WhisperCppBackend:
         for i in range(pw.whisper_full_n_segments(ctx)):
             text_tokens = [t for t in self._read_tokens(i) if t.id < eot]
             text = _decode_text(b"".join(t.text for t in text_tokens)).strip()
-            if not text:
+            if not text or is_annotation(text):
+                if text:
+                    log.debug("Dropped the annotation %r (no words)", text)
                 continue
             start = min(max(pw.whisper_full_get_segment_t0(ctx, i) / 100.0, 0.0), duration)
             end = min(max(pw.whisper_full_get_segment_t1(ctx, i) / 100.0, start), duration)

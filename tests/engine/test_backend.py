@@ -11,12 +11,13 @@ from sttdesk.domain.errors import UnsupportedLanguageError
 from sttdesk.domain.transcript import Segment, Word
 from sttdesk.engine.backend import (
     Backend,
+    DecodedToken,
     InvalidAudioError,
     ModelInfo,
     WhisperCppBackend,
-    DecodedToken,
     check_audio,
     check_model_file,
+    is_annotation,
     split_long_segment,
     words_from_tokens,
 )
@@ -122,6 +123,16 @@ def test_long_segments_are_split_at_word_boundaries() -> None:
     assert split_long_segment(segment, 0) == [segment]
 
 
+@pytest.mark.parametrize("text", ["[BLANK_AUDIO]", "(music)", " [Music] ", "♪ ♪", "[ Silence ]"])
+def test_sound_notes_are_annotations(text: str) -> None:
+    assert is_annotation(text)
+
+
+@pytest.mark.parametrize("text", ["you", "Hello [applause]", "(laughs) yes", "Chapter 1."])
+def test_speech_is_not_an_annotation(text: str) -> None:
+    assert not is_annotation(text)
+
+
 def test_whisper_backend_satisfies_the_protocol() -> None:
     assert isinstance(WhisperCppBackend(), Backend)
 
@@ -220,6 +231,14 @@ def test_vietnamese_keeps_its_diacritics(backend: WhisperCppBackend, vi_audio: P
     assert len(letters) >= 5, result.text
     assert all("\ufffd" not in w.text for s in result.segments for w in s.words)
     assert "cuối cùng" in result.text.lower()
+
+
+@pytest.mark.model
+def test_silence_gives_no_segments(backend: WhisperCppBackend) -> None:
+    # Over pure silence whisper writes "[BLANK_AUDIO]"; it must not become transcript text.
+    result = backend.transcribe(np.zeros(5 * SAMPLE_RATE, dtype=np.float32), DecodeOptions(language="en"))
+    assert all(not is_annotation(s.text) for s in result.segments)
+    assert "BLANK" not in result.text
 
 
 @pytest.mark.model
