@@ -6,8 +6,9 @@ case, punctuation, "Mrs." against "missus", "it's" against "it is", "7" against
 rate counts only real mistakes. Benchmarks and accuracy tests use it on both
 the reference and the hypothesis.
 
-English: lower case, curly quotes made straight, a few unambiguous contractions
-and titles expanded, whole numbers below a million written as words, every
+Both: square-bracketed sound notes ("[music]") dropped. English: lower case, curly
+quotes made straight, a few unambiguous contractions and titles expanded,
+British spellings made American, whole numbers below a million written as words, every
 other punctuation mark removed. Vietnamese: case folded, NFC (so precomposed and
 combining diacritics compare equal), punctuation removed, diacritics kept;
 digits are left as they are because Vietnamese number words vary by region
@@ -47,6 +48,27 @@ _ABBREVIATIONS: dict[str, str] = {
     "mrs": "missus",
     "dr": "doctor",
 }
+#: British spellings common in read English, mapped to the American ones whisper
+#: usually writes, so a spelling convention is not counted as an error.
+_BRITISH: dict[str, str] = {
+    word: word.replace("our", "or")
+    for word in (
+        "colour", "colours", "coloured", "neighbour", "neighbours", "neighbourhood", "labour",
+        "humour", "behaviour", "harbour", "vapour", "odour", "rumour", "parlour", "vigour",
+        "splendour", "endeavour", "ardour", "candour", "clamour", "armour", "favour", "favourite",
+        "honour", "honoured", "valour", "savour",
+    )
+} | {
+    "centre": "center", "theatre": "theater", "grey": "gray", "jewellery": "jewelry",
+    "travelled": "traveled", "travelling": "traveling", "traveller": "traveler",
+    "travellers": "travelers", "marvellous": "marvelous", "quarrelled": "quarreled",
+    "counsellor": "counselor", "cancelled": "canceled", "levelled": "leveled",
+    "realise": "realize", "realised": "realized", "recognise": "recognize",
+    "recognised": "recognized", "apologise": "apologize", "organised": "organized",
+}  # fmt: skip
+#: Sound notes in square brackets ("[music]") are not words anybody said.
+#: Parentheses stay: in a reference text they hold real words.
+_SOUND_NOTE = re.compile(r"\[[^\]]*\]")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 _EDGE_PUNCTUATION = '.,;:!?"()[]{}«»“”'
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
@@ -111,6 +133,8 @@ def _expand_english(token: str) -> str:
         return _CONTRACTIONS[token]
     if token in _ABBREVIATIONS:
         return _ABBREVIATIONS[token]
+    if token in _BRITISH:
+        return _BRITISH[token]
     for suffix, expansion in _SUFFIXES:
         if token.endswith(suffix) and len(token) > len(suffix):
             return token[: -len(suffix)] + expansion
@@ -120,6 +144,7 @@ def _expand_english(token: str) -> str:
 def normalize_text(text: str, language: str = "en") -> str:
     """``text`` normalised for comparison in ``language`` ("en", "vi"; others: like "vi")."""
     text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
+    text = _SOUND_NOTE.sub(" ", text)
     if language == "en":
         text = text.lower()
         # Contractions and titles first, while apostrophes and dots still mark them.

@@ -58,3 +58,10 @@ def test_number_words() -> None:
     assert number_to_words(999_999) == "nine hundred ninety nine thousand nine hundred ninety nine"
     with pytest.raises(ValueError):
         number_to_words(1_000_000)
+
+
+def test_british_spellings_and_sound_notes_are_not_errors() -> None:
+    assert normalize_text("The Colour of the Centre, [music] honoured.", "en") == (
+        normalize_text("the color of the center honored", "en")
+    )
+    assert normalize_text("[tiếng nhạc] Xin chào", "vi") == "xin chào"
