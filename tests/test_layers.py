@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sttdesk"
 CONFINED = {
     "PySide6": ("gui",),
     "sqlalchemy": ("store",),
-    "zmq": ("cluster", "agent"),
+    "zmq": ("cluster", "agent", "security"),
     "zeroconf": ("cluster", "agent"),
     "pywhispercpp": ("engine",),
 }
@@ -29,6 +29,7 @@ FORBIDDEN = {
     "cluster": ("service", "agent", "api", "cli", "gui", "app"),
     "agent": ("store", "cluster", "service", "api", "cli", "gui", "app"),
     "service": ("agent", "api", "cli", "gui"),
+    "security": ("store", "cluster", "service", "engine", "agent", "api", "cli", "gui", "app"),
 }
 
 
