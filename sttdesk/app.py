@@ -14,6 +14,7 @@ from .cluster.coordinator import Coordinator
 from .cluster.leasing import LeaseManager, ModelRef
 from .domain.errors import SttdeskError
 from .engine.store import ModelStore
+from .instance import InstanceLock
 from .paths import AppPaths, default_paths
 from .service.events import EventBus, EventKind, ServiceEvent
 from .service.job_service import JobService
@@ -42,15 +43,32 @@ class Core:
     pool: LocalPool | None
     timers: Timers
     _started: bool = field(default=False, repr=False)
+    _lock: InstanceLock | None = field(default=None, repr=False)
+
+    def claim(self) -> None:
+        """Become the one process running jobs from this data folder, or raise AlreadyRunningError.
+
+        :meth:`start` claims too; front ends that queue files before starting
+        claim first, so that a second sttdesk says so before it touches the table.
+        """
+        if self._lock is None:
+            self._lock = InstanceLock(self.paths.data_dir)
+        self._lock.acquire()
 
     def start(self) -> Self:
         if self._started:
             return self
-        self.coordinator.start()
-        self.service.resume()
-        if self.pool is not None:
-            self.pool.start()
-        self.timers.start()
+        self.claim()
+        try:
+            self.coordinator.start()
+            self.service.resume()
+            if self.pool is not None:
+                self.pool.start()
+            self.timers.start()
+        except BaseException:
+            if self._lock is not None:  # a failed start must not keep others out
+                self._lock.release()
+            raise
         self._started = True
         return self
 
@@ -65,6 +83,8 @@ class Core:
         self.service.close()
         self.events.close()
         self.store.close()
+        if self._lock is not None:
+            self._lock.release()
 
     def __enter__(self) -> Self:
         return self.start()

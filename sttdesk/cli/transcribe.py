@@ -71,6 +71,11 @@ def transcribe(files: tuple[Path, ...], language: str | None, model: str | None,
     errors = Console(stderr=True)
     core = build_core(pool_agents=agents, pool_threads=threads, engine=engine, foreground=True,
                       agent_log_level=agent_log_level())
+    try:
+        core.claim()  # before any file is queued: another running sttdesk would not see them
+    except SttdeskError:
+        core.stop()
+        raise
     language = language or core.settings.processing.default_language
     jobs: dict[str, Path] = {}
     failures = 0

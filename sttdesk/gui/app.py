@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from ..domain.errors import SttdeskError
 from ..domain.jobs import JobState
 from ..service.views import JobView
 from .binding_check import check_qt_binding
@@ -185,6 +186,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         core = build_core(settings=settings, paths=paths)
     except Exception as exc:
         log.exception("could not build the core")
+        show_error(None, QCoreApplication.translate("DesktopApp", "sttdesk could not start"),
+                   error_text(exc, ui_language))
+        return 1
+    try:
+        core.claim()  # a second app (or sttdesk serve) on the same job table says who holds it
+    except SttdeskError as exc:
+        core.stop()
+        log.error("%s", exc)
         show_error(None, QCoreApplication.translate("DesktopApp", "sttdesk could not start"),
                    error_text(exc, ui_language))
         return 1

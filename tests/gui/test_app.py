@@ -118,3 +118,20 @@ def test_main_opens_the_window_queues_files_and_transcribes_with_whisper(
     assert code == 0
     assert seen.get("state") == "COMPLETED"
     assert "country" in seen["text"].lower()
+
+
+def test_a_second_app_on_the_same_job_table_says_who_runs_and_exits(qapp: QApplication, dialogs: Any) -> None:
+    """Two coordinators on one table would take each other's chunks: the second one stops at once."""
+    from sttdesk.instance import InstanceLock
+
+    holder = InstanceLock(default_paths().ensure().data_dir, program="sttdesk-serve")
+    holder.acquire()
+    try:
+        code = main([])
+    finally:
+        holder.release()
+    assert code == 1
+    assert len(dialogs.errors) == 1
+    _, text, _ = dialogs.errors[0]
+    assert f"pid {os.getpid()}, sttdesk-serve" in text
+    assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
