@@ -12,6 +12,7 @@ from typing import Any, Self
 
 from .cluster.coordinator import Coordinator
 from .cluster.leasing import LeaseManager, ModelRef
+from .cluster.provisioning import ModelFile
 from .domain.errors import SttdeskError
 from .engine.store import ModelStore
 from .instance import InstanceLock
@@ -128,6 +129,17 @@ def build_core(
             return ModelRef(name=name, sha256=None)
         return ModelRef(name=name, sha256=installed.sha256)
 
+    def model_file(name: str, sha256: str) -> ModelFile | None:
+        # What agents that lack a model fetch from here: only a whole, checked file.
+        try:
+            installed = models.get(name)
+            path = models.path_for(name)
+        except SttdeskError:
+            return None
+        if installed.sha256 != sha256:
+            return None
+        return ModelFile(name=name, sha256=sha256, size=installed.size, path=path)
+
     def model_exists(name: str) -> None:
         models.get(name)  # raises ModelNotInstalledError / UnknownModelError
 
@@ -163,7 +175,7 @@ def build_core(
         store, read_audio=read_audio, resolve_model=resolve_model, policy=settings.retry,
         clock=clock, on_event=on_coordinator_event,
     )
-    coordinator = Coordinator(leases, clock=clock, on_event=on_coordinator_event)
+    coordinator = Coordinator(leases, clock=clock, on_event=on_coordinator_event, model_files=model_file)
 
     def preparer_factory(**callbacks: Any) -> JobPreparer:
         return JobPreparer(

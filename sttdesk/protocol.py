@@ -29,7 +29,11 @@ The conversation (C = coordinator, A = agent):
 * both ways ``HEARTBEAT`` every :data:`HEARTBEAT_INTERVAL`; any message counts as a sign of
   life; a peer silent for :data:`HEARTBEAT_LIVENESS` intervals is dead.
 * both ways ``BYE`` when leaving cleanly; ``ERROR`` answers a message that was rejected.
-* reserved for model provisioning: A→C ``MODEL_REQUEST``, C→A ``MODEL_PIECE``.
+* model provisioning: the coordinator's HEARTBEAT names the models its waiting chunks need
+  (``wanted_models``); an agent that lacks one sends ``MODEL_REQUEST`` from the size of its
+  partial file, the coordinator answers with ``MODEL_PIECE``s (a few in flight at a time),
+  each written piece is acknowledged by a ``MODEL_REQUEST`` for the next offset, and the
+  agent announces the verified, installed model in its HEARTBEAT's ``models``.
 """
 
 from __future__ import annotations
@@ -363,6 +367,12 @@ class Heartbeat:
     KIND: ClassVar[MessageKind] = MessageKind.HEARTBEAT
     busy: int
     slots: int
+    #: C→A: models that chunks waiting at this coordinator need and the agent did not
+    #: announce; an agent that can store models asks for them with MODEL_REQUEST.
+    wanted_models: tuple[ModelRef, ...] = ()
+    #: A→C: the models the agent has now (None: unchanged since READY), so a model
+    #: installed while it runs (provisioned, say) is announced without a new READY.
+    models: tuple[ModelInfo, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -375,12 +385,21 @@ class Bye:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelRequest:
-    """A→C: send me this model, starting at byte ``offset`` (resuming a partial file)."""
+    """A→C: send me this model, starting at byte ``offset`` (resuming a partial file).
+
+    The agent sends one for every piece it has written, with its new ``offset``: that
+    is the acknowledgement the coordinator's flow control counts pieces in flight by.
+    An offset that does not move forward asks for the bytes from there again (a
+    resume after a broken link, or a piece that was rejected).
+    """
 
     KIND: ClassVar[MessageKind] = MessageKind.MODEL_REQUEST
     name: str = _nonempty()
     sha256: str = _sha256()
     offset: int
+    #: Set when the agent gives the model up (disk full, checksum wrong again and
+    #: again): the coordinator stops sending it.
+    error: ErrorInfo | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -394,6 +413,9 @@ class ModelPiece:
     total_size: int = _positive()
     #: True on the piece that ends the file.
     final: bool
+    #: sha256 of this piece's bytes, so a damaged piece is refused at once instead of
+    #: spoiling the whole file (which is checked against ``sha256`` at the end anyway).
+    piece_sha256: str | None = _sha256(default=None)
     #: The file's bytes from ``offset`` on.
     payload: bytes = _payload()
 

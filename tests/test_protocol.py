@@ -69,8 +69,14 @@ SAMPLES: list[Any] = [
     wire.Cancel(lease_id="L1"),
     wire.Released(lease_ids=("L1", "L2")),
     wire.Heartbeat(busy=1, slots=2),
+    wire.Heartbeat(busy=0, slots=2, wanted_models=(wire.ModelRef(name="base-q8_0", sha256=SHA),),
+                   models=(wire.ModelInfo(name="base-q8_0", sha256=SHA, size=2048),)),
     wire.Bye(reason="shutting down"),
     wire.ModelRequest(name="base-q8_0", sha256=SHA, offset=1024),
+    wire.ModelRequest(name="base-q8_0", sha256=SHA, offset=0,
+                      error=wire.ErrorInfo.from_error(EngineTimeoutError("stuck", seconds=3))),
+    wire.ModelPiece(name="base-q8_0", sha256=SHA, offset=0, total_size=4, final=False, piece_sha256=SHA,
+                    payload=b"mm"),
     wire.ModelPiece(name="base-q8_0", sha256=SHA, offset=1024, total_size=2048, final=True, payload=b"m" * 1024),
     wire.Error(code="malformed_message", detail="WORK.lease_id is missing"),
 ]
@@ -234,6 +240,11 @@ MALFORMED: dict[str, tuple[Any, type[ProtocolError]]] = {
     "empty middle piece": (
         [_frames_with(MessageKind.MODEL_PIECE, final=False)[0], b""], MalformedMessageError),
     "negative offset": (_frames_with(MessageKind.MODEL_REQUEST, offset=-1), MalformedMessageError),
+    "piece hash not a sha256": (
+        [_frames_with(MessageKind.MODEL_PIECE, piece_sha256="abc")[0], b"m" * 1024], MalformedMessageError),
+    "wanted model without hash": (
+        _frames_with(MessageKind.HEARTBEAT, wanted_models=[{"name": "base"}]), MalformedMessageError),
+    "announced models not a list": (_frames_with(MessageKind.HEARTBEAT, models="base"), MalformedMessageError),
 }
 
 

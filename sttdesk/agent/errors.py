@@ -67,3 +67,11 @@ class AgentBindError(AgentError, PermanentError):
     code = "agent_bind_failed"
     message_en = "Cannot listen on {endpoint}: {detail}. Is another program already using this port?"
     message_vi = "Không thể lắng nghe tại {endpoint}: {detail}. Có chương trình khác đang dùng cổng này không?"
+
+
+class ModelTransferError(AgentError, TransientError):
+    """A model could not be received from a coordinator (pieces kept arriving damaged, say)."""
+
+    code = "model_transfer_failed"
+    message_en = "Could not receive the model '{name}' from the coordinator: {detail}"
+    message_vi = "Không nhận được mô hình '{name}' từ máy điều phối: {detail}"

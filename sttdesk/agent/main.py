@@ -14,7 +14,12 @@ seconds), hands the rest back, says goodbye and exits 0.
 no model file, answers with text derived from the audio (its length and CRC-32),
 and can be slowed down (``--fake-delay``, ``--fake-speed``) or told to fail
 (``--fake-fail CODE``, ``--fake-fail-count N``). It announces the model
-``fake`` plus any ``--fake-model NAME[:SHA256]``.
+``fake`` plus any ``--fake-model NAME[:SHA256]``, and with ``--fake-store`` the
+models of ``--models-dir`` too (so model provisioning can be tested and
+measured without whisper's cost).
+
+Models a coordinator needs and this agent lacks are fetched from that
+coordinator into ``--models-dir`` (``--no-model-fetch`` turns that off).
 """
 
 from __future__ import annotations
@@ -40,7 +45,15 @@ from .engines import (
     whisper_engine,
 )
 from .identity import make_identity
-from .models import FixedCatalog, LocalModel, ModelCatalog, StoreCatalog, fake_model
+from .models import (
+    ChainedCatalog,
+    FixedCatalog,
+    LocalModel,
+    ModelCatalog,
+    StoreCatalog,
+    fake_model,
+)
+from .provisioning import ModelInstaller
 from .runtime import DEFAULT_GRACE_SECONDS, AgentRuntime
 from .transport import agent_endpoint, bound_endpoint, make_agent_socket
 
@@ -165,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"where the agent keeps its id (default {paths.data_dir})")
     store.add_argument("--models-dir", type=Path, default=paths.models_dir,
                        help=f"installed whisper models (default {paths.models_dir})")
+    store.add_argument("--no-model-fetch", action="store_true",
+                       help="never fetch missing models from coordinators (install them by hand)")
     store.add_argument("--name", help="name shown to coordinators (default: this computer's host name)")
     store.add_argument("--id", dest="agent_id", help="agent id (default: kept in the data folder)")
     store.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
@@ -178,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fail only the first N chunks (default 0: every chunk)")
     fake.add_argument("--fake-model", type=_fake_model, action="append", default=[],
                       metavar="NAME[:SHA256]", help="announce this model too (repeatable)")
+    fake.add_argument("--fake-store", action="store_true",
+                      help="also announce the models of --models-dir, and fetch missing ones into it")
     return parser
 
 
@@ -187,24 +204,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.fake_fail_count < 0:
         parser.error("--fake-fail-count cannot be negative")
-    fake_options = (args.fake_delay, args.fake_speed, args.fake_fail, args.fake_fail_count, args.fake_model)
+    fake_options = (args.fake_delay, args.fake_speed, args.fake_fail, args.fake_fail_count, args.fake_model,
+                    args.fake_store)
     if args.engine != "fake" and any(fake_options):
         parser.error("the --fake-* options need --engine fake")
     setup_logging(args.log_level)
 
     catalog: ModelCatalog
+    store_catalog: StoreCatalog | None = None
     if args.engine == "fake":
         catalog = FixedCatalog([fake_model(FAKE_MODEL_NAME), *args.fake_model])
+        if args.fake_store:
+            store_catalog = StoreCatalog(args.models_dir)
+            catalog = ChainedCatalog(catalog, store_catalog)
         factory = fake_engine_factory(FakeEngineSettings(
             delay_seconds=args.fake_delay, speed=args.fake_speed,
             fail_code=args.fake_fail, fail_count=args.fake_fail_count,
         ))
         log.warning("using the FAKE engine: transcripts are made up (test and benchmark use only)")
     else:
-        catalog = StoreCatalog(args.models_dir)
+        catalog = store_catalog = StoreCatalog(args.models_dir)
         factory = whisper_engine
         if not catalog.models():
-            log.warning("no models installed in %s: every chunk will fail until one is", args.models_dir)
+            log.warning("no models installed in %s: they are fetched from coordinators as needed",
+                        args.models_dir)
+    installer = None
+    if store_catalog is not None and not args.no_model_fetch:
+        installer = ModelInstaller(args.models_dir, rescan=store_catalog.rescan)
 
     identity = make_identity(args.data_dir, name=args.name, agent_id=args.agent_id)
     endpoint = args.bind or agent_endpoint(args.host, args.port)
@@ -218,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runtime = AgentRuntime(
         sock, identity, catalog, factory,
-        slots=args.slots, threads=args.threads, grace_seconds=args.grace,
+        slots=args.slots, threads=args.threads, grace_seconds=args.grace, installer=installer,
     )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -120,6 +120,23 @@ class FixedCatalog:
         return _match(self._models, ref)
 
 
+class ChainedCatalog:
+    """Several catalogs as one (the fake engine's made-up models plus a real store)."""
+
+    def __init__(self, *catalogs: ModelCatalog) -> None:
+        self._catalogs = catalogs
+
+    def models(self) -> tuple[LocalModel, ...]:
+        return tuple(m for catalog in self._catalogs for m in catalog.models())
+
+    def find(self, ref: ModelRef) -> LocalModel | None:
+        for catalog in self._catalogs:
+            model = catalog.find(ref)
+            if model is not None:
+                return model
+        return None
+
+
 def fake_model(name: str, sha256: str | None = None) -> LocalModel:
     """A model for the fake engine; its sha256 is derived from the name unless given."""
     digest = sha256 or hashlib.sha256(f"sttdesk fake model {name}".encode()).hexdigest()

@@ -13,6 +13,12 @@ once with RELEASED, new WORK is released as it comes, running chunks get a grace
 period to finish (their results are sent as usual), whatever still runs after
 it is released too, and every coordinator gets a BYE. A second stop request
 skips the rest of the grace period.
+
+With a :class:`~sttdesk.agent.provisioning.ModelInstaller`, the models a
+coordinator's heartbeat says it needs are fetched from it by a
+:class:`~sttdesk.agent.provisioning.ModelFetcher`, whose own thread writes the
+file; this loop only passes pieces to it and its requests back out (through
+another inproc PULL socket only this thread reads).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from ..protocol import (
     Heartbeat,
     Hello,
     Message,
+    ModelPiece,
     ProtocolError,
     Ready,
     Released,
@@ -51,6 +58,7 @@ from .errors import AgentBusyError
 from .identity import AgentIdentity
 from .models import ModelCatalog
 from .peers import Peer, PeerTable, Task
+from .provisioning import OUT_MODELS, OUT_SEND, ModelFetcher, ModelInstaller
 from .slots import Slot
 
 log = logging.getLogger(__name__)
@@ -122,8 +130,10 @@ class AgentRuntime:
         liveness: int = HEARTBEAT_LIVENESS,
         max_queued_per_peer: int = MAX_QUEUED_PER_PEER,
         max_queued_bytes_per_peer: int = MAX_QUEUED_BYTES_PER_PEER,
+        installer: ModelInstaller | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``installer``: where models fetched from coordinators go; None fetches none."""
         if slots < 1 or threads < 1:
             raise ValueError("an agent needs at least one slot and one thread")
         self._router = sock
@@ -143,6 +153,9 @@ class AgentRuntime:
         self._rejects = _LimitedWarnings("rejected message(s)", clock)
         self._drops = _LimitedWarnings("dropped message(s)", clock)
         self._outbox_address = f"inproc://sttdesk-agent-slots-{id(self):x}"
+        self._fetcher_address = f"inproc://sttdesk-agent-fetcher-{id(self):x}"
+        self._installer = installer
+        self._fetcher: ModelFetcher | None = None
         self._stop_read, self._stop_write = os.pipe()
         os.set_blocking(self._stop_read, False)
         os.set_blocking(self._stop_write, False)
@@ -158,6 +171,7 @@ class AgentRuntime:
             Work: self._on_work,
             Cancel: self._on_cancel,
             Bye: self._on_bye,
+            ModelPiece: self._on_model_piece,
             Error: self._on_error,
         }
 
@@ -197,9 +211,16 @@ class AgentRuntime:
         ]
         for slot in self._slots:
             slot.start()
+        fetched = context.socket(zmq.PULL)
+        fetched.setsockopt(zmq.LINGER, 0)
+        fetched.bind(self._fetcher_address)
+        if self._installer is not None:
+            self._fetcher = ModelFetcher(self._installer, context=context, outbox=self._fetcher_address)
+            self._fetcher.start()
         poller = zmq.Poller()
         poller.register(self._router, zmq.POLLIN)
         poller.register(outbox, zmq.POLLIN)
+        poller.register(fetched, zmq.POLLIN)
         poller.register(self._stop_read, zmq.POLLIN)
         log.info(
             "agent %s (%s) serving: %d slot(s) x %d thread(s), models: %s",
@@ -218,6 +239,8 @@ class AgentRuntime:
                     self._take_stop_requests()
                 if outbox in events:
                     self._collect(outbox)
+                if fetched in events:
+                    self._collect_fetcher(fetched)
                 if self._router in events:
                     self._read()
                 now = self._clock()
@@ -232,7 +255,7 @@ class AgentRuntime:
                 self._rejects.flush()
                 self._drops.flush()
         finally:
-            clean = self._close(outbox)
+            clean = self._close(outbox, fetched)
         return clean
 
     # --- stop requests and shutdown -----------------------------------------------
@@ -287,9 +310,11 @@ class AgentRuntime:
             self._send(peer.routing_id, Bye(reason="agent shutting down"))
         self._finished = True
 
-    def _close(self, outbox: zmq.Socket) -> bool:
+    def _close(self, outbox: zmq.Socket, fetched: zmq.Socket) -> bool:
         for slot in self._slots:
             slot.stop()
+        if self._fetcher is not None:
+            self._fetcher.stop()
         deadline = time.monotonic() + SLOT_JOIN_SECONDS
         clean = True
         for slot in self._slots:
@@ -297,7 +322,11 @@ class AgentRuntime:
                 log.warning("slot %d did not stop in time", slot.index)
                 slot.abandon()
                 clean = slot.join(1.0) and clean
+        if self._fetcher is not None and not self._fetcher.join(max(1.0, deadline - time.monotonic())):
+            log.warning("the model fetcher did not stop in time")
+            clean = False
         outbox.close(0)
+        fetched.close(0)
         # The last RELEASED and BYE messages may still be queued: give them a moment to leave.
         self._router.close(linger=FINAL_LINGER_MS)
         os.close(self._stop_read)
@@ -339,6 +368,20 @@ class AgentRuntime:
                 log.info("result of lease %s dropped: it was cancelled", lease_id)
             else:
                 self._send_frames(peer.routing_id, frames[1:])
+
+    def _collect_fetcher(self, fetched: zmq.Socket) -> None:
+        while True:
+            try:
+                frames = fetched.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if frames[0] == OUT_SEND:
+                # Only to a coordinator still served: a departed one's transfer waits.
+                if self._peers.get(frames[1]) is not None:
+                    self._send_frames(frames[1], frames[2:])
+            elif frames[0] == OUT_MODELS:
+                # A model was installed: say so now, so its chunks can come at once.
+                self._beat()
 
     # --- the network ----------------------------------------------------------------
 
@@ -409,8 +452,9 @@ class AgentRuntime:
 
     def _beat(self) -> None:
         busy = sum(1 for s in self._slots if s.task is not None)
+        models = tuple(m.info() for m in self._catalog.models())
         for peer in self._peers:
-            self._send(peer.routing_id, Heartbeat(busy=busy, slots=self._slot_count))
+            self._send(peer.routing_id, Heartbeat(busy=busy, slots=self._slot_count, models=models))
 
     def _drop_silent(self, now: float) -> None:
         for peer in self._peers.silent(now, self._expiry):
@@ -419,6 +463,8 @@ class AgentRuntime:
     def _drop(self, peer: Peer, why: str) -> None:
         self._peers.remove(peer)
         peer.gone = True
+        if self._fetcher is not None:
+            self._fetcher.peer_gone(peer.routing_id)
         discarded = len(peer.queued)
         peer.queued.clear()
         log.warning(
@@ -449,7 +495,25 @@ class AgentRuntime:
         self._send(routing_id, self._ready())
 
     def _on_heartbeat(self, routing_id: bytes, peer: Peer | None, message: Heartbeat, now: float) -> None:
-        self._known(routing_id, peer, now)
+        peer = self._known(routing_id, peer, now)
+        if message.wanted_models and self._may_fetch_from(peer):
+            assert self._fetcher is not None
+            self._fetcher.wanted(routing_id, message.wanted_models)
+
+    def _may_fetch_from(self, peer: Peer) -> bool:
+        """Whether models may come from ``peer``: it must be a coordinator this agent serves.
+
+        A peer that has not said HELLO on this connection is not one yet.
+        """
+        return self._fetcher is not None and not self._draining and bool(peer.coordinator_id)
+
+    def _on_model_piece(self, routing_id: bytes, peer: Peer | None, message: ModelPiece, now: float) -> None:
+        if peer is None or not self._may_fetch_from(peer):
+            self._rejects.warn("a model piece from %s was not asked for: dropped",
+                               peer.label if peer else routing_id.hex()[:8])
+            return
+        assert self._fetcher is not None
+        self._fetcher.piece(routing_id, message)
 
     def _on_work(self, routing_id: bytes, peer: Peer | None, message: Work, now: float) -> None:
         peer = self._known(routing_id, peer, now)

@@ -7,6 +7,11 @@ says HELLO until the agent answers READY, keeps heartbeats going both ways,
 hands chunks out through the :class:`LeaseManager` whenever an agent has a
 free slot, and settles every RESULT, FAILURE and silence it sees.
 
+Agents that lack a model the waiting chunks need are told so in the
+heartbeat and fetch it from here (:mod:`sttdesk.cluster.provisioning`): pieces
+are read from disk by a reader thread and only sent by the owner thread, with
+per-agent and coordinator-wide limits on pieces in flight.
+
 Whatever an agent sends, the loop survives it: undecodable frames are logged
 (rate-limited), answered with ERROR and dropped; a message that fails while
 being handled is logged and dropped; and an error in one loop turn (the store
@@ -31,6 +36,7 @@ from .. import protocol as wire
 from ..protocol import HEARTBEAT_INTERVAL, HEARTBEAT_LIVENESS, ProtocolError
 from .agents import AgentLink
 from .leasing import AttemptError, LeaseManager, WorkOrder
+from .provisioning import ModelSource, ModelUploads, UploadStatus
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +129,16 @@ class Coordinator:
         clock: Callable[[], float] = time.time,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         context: zmq.Context | None = None,
+        model_files: ModelSource | None = None,
+        may_receive_models: Callable[[AgentLink], bool] | None = None,
+        upload_options: dict[str, Any] | None = None,
     ) -> None:
+        """``model_files`` finds the model files agents may fetch from here (None: no provisioning).
+
+        ``may_receive_models`` decides which agents may get them (only agents the user
+        trusts should); None lets every agent that said READY. ``upload_options`` are
+        keyword arguments for :class:`ModelUploads` (piece size, limits).
+        """
         self.coordinator_id = coordinator_id or uuid.uuid4().hex[:12]
         self.name = name
         self._leases = leases
@@ -145,6 +160,13 @@ class Coordinator:
         self._dispatch_due = True
         self._status_lock = threading.Lock()
         self._status: list[AgentStatus] = []
+        self._may_receive_models = may_receive_models or (lambda link: True)
+        self._uploads = (
+            ModelUploads(model_files, context=self._ctx, on_event=self._on_event, **(upload_options or {}))
+            if model_files is not None else None
+        )
+        self._pieces: zmq.Socket | None = None
+        self._upload_status: list[UploadStatus] = []
 
     # --- public, thread-safe -------------------------------------------------
 
@@ -212,6 +234,16 @@ class Coordinator:
         with self._status_lock:
             return list(self._status)
 
+    def model_uploads(self) -> list[UploadStatus]:
+        """A snapshot of the model files on their way to agents (updated by the owner thread)."""
+        with self._status_lock:
+            return list(self._upload_status)
+
+    @property
+    def peak_pieces_in_flight(self) -> int:
+        """Most model pieces that were ever in flight at once, all agents together."""
+        return self._uploads.peak_in_flight if self._uploads is not None else 0
+
     # --- owner thread --------------------------------------------------------
 
     def _post(self, command: str, *args: Any) -> None:
@@ -234,6 +266,9 @@ class Coordinator:
         wake.bind(self._wake_address)
         poller = zmq.Poller()
         poller.register(wake, zmq.POLLIN)
+        if self._uploads is not None:
+            self._pieces = self._uploads.start()
+            poller.register(self._pieces, zmq.POLLIN)
         self._poller = poller
         self._running.set()
         ready.set()
@@ -253,6 +288,8 @@ class Coordinator:
                     for endpoint, sock in list(self._sockets.items()):
                         if sock in events:
                             self._read_agent(endpoint, sock)
+                    if self._pieces is not None and self._pieces in events:
+                        self._send_pieces()
                     now = self._clock()
                     if now >= next_beat:
                         next_beat = now + HEARTBEAT_INTERVAL
@@ -261,6 +298,8 @@ class Coordinator:
                     if self._dispatch_due:
                         self._dispatch_due = False
                         self._dispatch()
+                    if self._uploads is not None:
+                        self._uploads.pump()
                     self._publish_status()
                 except Exception:
                     # The loop must outlive any one fault (a locked store, a bug in a handler):
@@ -270,6 +309,9 @@ class Coordinator:
                     pause = ERROR_PAUSE_SECONDS
         finally:
             self._shutdown()
+            if self._uploads is not None:
+                self._uploads.stop()
+                self._pieces = None
             wake.close(0)
             self._running.clear()
 
@@ -353,6 +395,8 @@ class Coordinator:
         sock.close(0)
 
     def _disconnect(self, endpoint: str) -> None:
+        if self._uploads is not None:
+            self._uploads.drop_agent(endpoint)
         self._close_socket(endpoint, say_bye=True)
         self._links.pop(endpoint, None)
         self._warnings.pop(endpoint, None)
@@ -405,7 +449,57 @@ class Coordinator:
             hello_due = link.hello_sent is None or now - link.hello_sent >= HEARTBEAT_INTERVAL * HEARTBEAT_LIVENESS
             if not link.ready and hello_due:
                 self._say_hello(link)
-            self._send(endpoint, wire.Heartbeat(busy=len(link.leases), slots=link.slots))
+            self._send(endpoint, wire.Heartbeat(busy=len(link.leases), slots=link.slots,
+                                                wanted_models=self._wanted_models(link)))
+
+    # --- model provisioning -------------------------------------------------------
+
+    def _wanted_models(self, link: AgentLink) -> tuple[wire.ModelRef, ...]:
+        """Models waiting chunks need that this agent should fetch from here."""
+        if self._uploads is None or not link.ready or link.free_slots == 0:
+            return ()
+        if not self._may_receive_models(link):
+            return ()
+        return tuple(
+            wire.ModelRef(name=model.name, sha256=model.sha256)
+            for model in self._leases.starved_models()
+            if model.sha256 and not link.has_model(model.name, model.sha256)
+            and self._uploads.may_offer(link.endpoint, model.name, model.sha256)
+        )
+
+    def _on_model_request(self, link: AgentLink, message: wire.ModelRequest) -> None:
+        if self._uploads is None or not self._may_receive_models(link):
+            if self._warning_allowed(link):
+                log.warning("agent %s asked for model %s: refused (%s)", link.name or link.endpoint,
+                            message.name, "no model provisioning here" if self._uploads is None
+                            else "the agent may not receive models")
+            self._send(link.endpoint, wire.Error(code="model_refused",
+                                                 detail=f"model {message.name} is not sent to this agent"))
+            return
+        self._uploads.request(link.endpoint, link.name or link.endpoint, message)
+
+    def _send_pieces(self) -> None:
+        assert self._uploads is not None
+        for endpoint, sha256, frames in self._uploads.collect():
+            if not self._send_frames(endpoint, frames, wire.MessageKind.MODEL_PIECE):
+                self._uploads.restart(endpoint, sha256)
+
+    def _on_agent_heartbeat(self, link: AgentLink, message: wire.Heartbeat) -> None:
+        if message.models is None:
+            return
+        models = {m.name: m.sha256 for m in message.models}
+        if models == link.models:
+            return
+        added = sorted(name for name, sha in models.items() if link.models.get(name) != sha)
+        link.models = models
+        self._dispatch_due = True
+        log.info("agent %s now has models %s (new: %s)", link.name or link.endpoint, sorted(models), added)
+        try:
+            self._leases.agent_seen(link)
+        except Exception:
+            log.exception("could not record agent %s in the store", link.agent_id)
+        self._on_event("agent_models", {"endpoint": link.endpoint, "agent_id": link.agent_id,
+                                        "models": sorted(models), "added": added})
 
     def _has_input(self, endpoint: str) -> bool:
         """Whether messages from the agent wait unread (then it is not silent: this thread was slow)."""
@@ -415,6 +509,8 @@ class Coordinator:
     def _lose(self, link: AgentLink) -> None:
         """The agent missed its heartbeats: its leases expire, and its socket starts afresh."""
         link.lost = True
+        if self._uploads is not None:
+            self._uploads.drop_agent(link.endpoint)
         log.warning("agent %s (%s) missed %d heartbeats: treating it as lost",
                     link.name or link.endpoint, link.agent_id, HEARTBEAT_LIVENESS)
         self._leases.agent_lost(link, crashed=True)
@@ -456,7 +552,9 @@ class Coordinator:
         if isinstance(message, wire.Ready):
             self._on_ready(link, message)
         elif isinstance(message, wire.Heartbeat):
-            pass  # the sign of life is already recorded
+            # The sign of life is already recorded; a READY agent also tells its models.
+            if link.agent_id is not None:
+                self._on_agent_heartbeat(link, message)
         elif isinstance(message, wire.Error):
             if self._warning_allowed(link):
                 log.warning("agent %s rejected a message from this coordinator: %s %s", link.endpoint,
@@ -481,6 +579,8 @@ class Coordinator:
         elif isinstance(message, wire.Released):
             self._leases.release(link, message.lease_ids)
             self._dispatch_due = True
+        elif isinstance(message, wire.ModelRequest):
+            self._on_model_request(link, message)
         elif self._warning_allowed(link):
             log.warning("%s from agent %s dropped: coordinators do not accept it",
                         type(message).KIND.value, link.endpoint)
@@ -538,6 +638,8 @@ class Coordinator:
 
     def _on_bye(self, link: AgentLink, message: wire.Bye) -> None:
         log.info("agent %s said goodbye: %s", link.name or link.endpoint, message.reason)
+        if self._uploads is not None:
+            self._uploads.drop_agent(link.endpoint)
         # It handed back what it could (RELEASED) before saying BYE; anything still out was
         # never started by it, so it goes back unused.
         if link.leases:
@@ -607,8 +709,10 @@ class Coordinator:
             )
             for link in self._links.values()
         ]
+        uploads = self._uploads.status() if self._uploads is not None else []
         with self._status_lock:
             self._status = snapshot
+            self._upload_status = uploads
 
 
 def work_message(order: WorkOrder) -> wire.Work:

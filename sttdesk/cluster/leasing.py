@@ -179,6 +179,9 @@ class LeaseManager:
         self._leases: dict[str, _Lease] = {}
         #: Jobs already reported as waiting for a model no agent has (logged once each).
         self._unservable: set[str] = set()
+        #: Models (by sha256) of chunks the last hand-out passed over: no agent with a free
+        #: slot had them. Agents lacking one may fetch it (model provisioning).
+        self._starved: dict[str, ModelRef] = {}
 
     # --- handing out ---------------------------------------------------------
 
@@ -192,6 +195,7 @@ class LeaseManager:
         ready = [a for a in agents if a.free_slots > 0]
         if not ready:
             return []
+        self._starved = {}
         now = self._clock()
         orders: list[tuple[AgentLink, WorkOrder]] = []
         jobs: dict[str, Any] = {}
@@ -229,6 +233,8 @@ class LeaseManager:
             model = models[job.id] = self._resolve_model(job.model_name)
         agent = self._pick_agent(ready, model)
         if agent is None:
+            if model.sha256:
+                self._starved[model.sha256] = model
             if job.id not in self._unservable:
                 self._unservable.add(job.id)
                 log.info("job %s waits for an agent with model %s (%s)", job.id, model.name,
@@ -266,6 +272,10 @@ class LeaseManager:
             audio=audio,
             audio_seconds=leased.end - leased.start,
         )
+
+    def starved_models(self) -> tuple[ModelRef, ...]:
+        """Models (with their sha256) that chunks waited for in the last hand-out, no free agent having them."""
+        return tuple(self._starved.values())
 
     @staticmethod
     def _pick_agent(agents: list[AgentLink], model: ModelRef) -> AgentLink | None:

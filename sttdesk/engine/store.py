@@ -510,6 +510,7 @@ class ModelStore:
         move: bool = False,
         replace: bool = False,
         progress: ProgressCallback | None = None,
+        expected_sha256: str | None = None,
     ) -> InstalledModel:
         """Add a local ggml file to the store, validated by its header and checksummed.
 
@@ -518,6 +519,8 @@ class ModelStore:
         installed model of the same name is replaced only with ``replace`` (or
         when the bytes are identical, which makes importing again harmless).
         ``move`` removes the source once the model is safely in the store.
+        ``expected_sha256``: the file must hash to this (checked on the store's own
+        copy, before it is recorded), else :class:`ChecksumMismatchError`.
         """
         src = Path(src)
         if not src.is_file():
@@ -538,6 +541,10 @@ class ModelStore:
                 size, sha256, sha1 = self._hash(temp, progress)
             else:
                 size, sha256, sha1 = self._copy(src, temp, progress)
+            if expected_sha256 is not None and sha256 != expected_sha256:
+                raise ChecksumMismatchError(
+                    f"{src} hashes to {sha256}", path=str(src), expected=expected_sha256, actual=sha256
+                )
             # Validate the copy, not the source: what is installed is what was checked.
             copied = read_header(temp)
             model = self._commit(

@@ -33,6 +33,7 @@ from sttdesk.agent.engines import fake_text
 from sttdesk.audio.decode import PcmFile
 from sttdesk.cluster.coordinator import Coordinator
 from sttdesk.cluster.leasing import LeaseManager, ModelRef
+from sttdesk.cluster.provisioning import ModelSource
 from sttdesk.domain.chunks import ChunkSpan, CutKind
 from sttdesk.domain.retry import RetryPolicy
 from sttdesk.service.timers import Timers
@@ -154,18 +155,25 @@ def _child_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
-def start_agent(workdir: Path, name: str, *args: str, port: int = 0, slots: int = 1) -> AgentProcess:
-    """Start a fake agent named ``name`` (its id lives in ``workdir/name``) and wait until it listens.
+def start_agent(workdir: Path, name: str, *args: str, port: int = 0, slots: int = 1,
+                engine: str = "fake", models_dir: Path | None = None,
+                test_model: bool = True) -> AgentProcess:
+    """Start an agent named ``name`` (its id lives in ``workdir/name``) and wait until it listens.
 
     The same ``name`` gives the same agent id, so an agent can be restarted as itself.
+    A fake agent announces the test :data:`MODEL` unless ``test_model`` is False;
+    ``models_dir`` is its model store (default: an empty folder shared by the test's agents).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"{name}.log"
+    engine_args = ["--engine", engine]
+    if engine == "fake" and test_model:
+        engine_args += ["--fake-model", f"{MODEL.name}:{MODEL.sha256}"]
     command = [
         sys.executable, "-m", "sttdesk.agent.main", "--host", "127.0.0.1", "--port", str(port),
-        "--engine", "fake", "--fake-model", f"{MODEL.name}:{MODEL.sha256}", "--slots", str(slots),
-        "--name", name, "--data-dir", str(workdir / name), "--models-dir", str(workdir / "no-models"),
-        "--grace", "1", *args,
+        *engine_args, "--slots", str(slots),
+        "--name", name, "--data-dir", str(workdir / name),
+        "--models-dir", str(models_dir or workdir / "no-models"), "--grace", "1", *args,
     ]
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, cwd=REPO_ROOT,
@@ -201,7 +209,11 @@ class CoordinatorRig:
 
 
 def start_coordinator(store: JobStore, pcm: Path, *, coordinator_id: str | None = None,
-                      policy: RetryPolicy | None = None) -> CoordinatorRig:
+                      policy: RetryPolicy | None = None, models: dict[str, ModelRef] | None = None,
+                      model_files: ModelSource | None = None,
+                      upload_options: dict[str, Any] | None = None) -> CoordinatorRig:
+    """A coordinator over ``store``; ``models`` adds job models it resolves, ``model_files`` the
+    files it can send agents (model provisioning) and ``upload_options`` the limits for that."""
     events: list[tuple[str, dict[str, Any]]] = []
     lock = threading.Lock()
 
@@ -209,13 +221,16 @@ def start_coordinator(store: JobStore, pcm: Path, *, coordinator_id: str | None 
         with lock:
             events.append((kind, data))
 
+    known = {MODEL.name: MODEL, **(models or {})}
+
     def resolve_model(name: str) -> ModelRef:
         # Like the app: the installed file's hash for the model we "have", any file otherwise.
-        return MODEL if name == MODEL.name else ModelRef(name, None)
+        return known.get(name, ModelRef(name, None))
 
     leases = LeaseManager(store, read_audio=pcm_reader(pcm), resolve_model=resolve_model,
                           policy=policy, on_event=on_event)
-    coordinator = Coordinator(leases, coordinator_id=coordinator_id, name="test desk", on_event=on_event)
+    coordinator = Coordinator(leases, coordinator_id=coordinator_id, name="test desk", on_event=on_event,
+                              model_files=model_files, upload_options=upload_options)
     timers = Timers(sweep=coordinator.sweep, purge=lambda: None, check_alerts=lambda: None,
                     sweep_seconds=SWEEP_SECONDS)
     coordinator.start()
