@@ -53,6 +53,7 @@ from .models import (
     StoreCatalog,
     fake_model,
 )
+from .parent_watch import watch_parent
 from .provisioning import ModelInstaller
 from .runtime import DEFAULT_GRACE_SECONDS, AgentRuntime
 from .transport import agent_endpoint, bound_endpoint, make_agent_socket
@@ -184,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--id", dest="agent_id", help="agent id (default: kept in the data folder)")
     store.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     store.add_argument("--version", action="version", version=f"sttdesk-agent {__version__}")
+    # The app's local pool: exit when the app is gone, however it ended (see parent_watch).
+    store.add_argument("--exit-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
     fake = parser.add_argument_group("fake engine (tests and benchmarks; only with --engine fake)")
     fake.add_argument("--fake-delay", type=_seconds, default=0.0, help="seconds each chunk takes")
     fake.add_argument("--fake-speed", type=_seconds, default=0.0,
@@ -209,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.engine != "fake" and any(fake_options):
         parser.error("the --fake-* options need --engine fake")
     setup_logging(args.log_level)
+    if args.exit_with_parent:
+        watch_parent(args.exit_with_parent)
 
     catalog: ModelCatalog
     store_catalog: StoreCatalog | None = None

@@ -12,14 +12,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..launch import agent_command, is_frozen
+from ..launch import agent_command
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +35,6 @@ DEFAULT_AGENT_LOG_LEVEL = "warning"
 
 _LISTENING = re.compile(r"listening on (tcp://\S+)")
 
-#: Local agents must not outlive the app, even when it is killed with SIGKILL: on Linux
-#: each agent is started through this launcher, which asks the kernel for SIGKILL when
-#: its parent goes (PR_SET_PDEATHSIG = 1, kept across exec) and then becomes the agent.
-#: An agent holds no state worth a clean stop; its engine child follows it by itself.
-# The launcher runs Python code with -c, which a PyInstaller bundle cannot do.
-_DIE_WITH_PARENT = sys.platform.startswith("linux") and not is_frozen()
-_LAUNCHER = (
-    "import ctypes, os, signal, sys\n"
-    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)\n"
-    "if os.getppid() != int(sys.argv[1]): sys.exit(1)\n"  # the app died before prctl
-    "os.execv(sys.argv[2], sys.argv[2:])\n"
-)
 
 
 def default_pool_shape(cores: int | None = None, *, foreground: bool = False,
@@ -172,6 +159,9 @@ class LocalPool:
             "--name", f"local-{member.index + 1}",
             "--engine", self._engine,
             "--log-level", self._log_level,
+            # Local agents must not outlive the app, even when it is killed: each one exits
+            # as soon as this process is gone (sttdesk/agent/parent_watch.py).
+            "--exit-with-parent", str(os.getpid()),
             *self._extra_args,
         ]
 
@@ -181,8 +171,6 @@ class LocalPool:
         for member in members:
             log.info("starting local agent %d", member.index + 1)
             command = self._command(member)
-            if _DIE_WITH_PARENT:
-                command = [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *command]
             proc = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
                 # its own session: a Ctrl-C in the terminal reaches the app, which stops agents cleanly
