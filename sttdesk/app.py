@@ -181,7 +181,8 @@ def build_core(
         return JobPreparer(
             store, jobs_dir=jobs_dir, chunker_options=settings.chunking,
             max_chunks=settings.processing.max_chunks_per_job,
-            deadline_seconds=settings.processing.chunk_timeout_seconds, clock=clock, **callbacks,
+            deadline_seconds=settings.processing.chunk_timeout_seconds, clock=clock, limits=settings.limits,
+            **callbacks,
         )
 
     default_options: dict[str, Any] = {}

@@ -4,11 +4,15 @@ Sections mirror the seed's CHUNKING / PROCESSING / RETRY_POLICY / MONITORING
 values; every field has the seed's default. The file lives in the config
 folder (``sttdesk config path``); environment variables override single
 values as ``STTDESK_<SECTION>__<FIELD>`` (e.g. ``STTDESK_PROCESSING__POOL_AGENTS=2``).
-Front ends read settings from here only, never from files of their own.
+Front ends read settings from here only, never from files of their own, and
+change them through :func:`change_settings` (values as typed or as text) or
+check a whole object with :func:`validate`: the settings dialog, ``sttdesk
+config set`` and the server all apply the same rules.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 import logging
@@ -16,6 +20,7 @@ import math
 import os
 import tomllib
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +52,11 @@ class SettingsError(PermanentError):
 
     code = "bad_settings"
     message_en = "Invalid setting {key}: {detail}"
-    message_vi = "Cài đặt {key} không hợp lệ: {detail}"
+    message_vi = "Cài đặt {key} không hợp lệ: {detail_vi}"
+
+    def __init__(self, detail: str = "", *, key: str = "", detail_vi: str | None = None) -> None:
+        # Most checks explain themselves in English only; the ones users meet in the app say it in Vietnamese too.
+        super().__init__(detail, key=key, detail_vi=detail_vi or detail)
 
 
 @dataclass(slots=True)
@@ -215,18 +224,22 @@ def _coerce(value: Any, target: Any) -> Any:
     return value
 
 
-def _apply(section: Any, name: str, values: dict[str, Any], source: str) -> Any:
+def _apply(section: Any, name: str, values: Mapping[str, Any], source: str, *, strict: bool = False) -> Any:
     hints = typing.get_type_hints(type(section))
     known = {f.name for f in dataclasses.fields(section)}
     changes = {}
     for key, value in values.items():
         if key not in known:
+            if strict:
+                raise SettingsError(f"there is no such setting; [{name}] has {', '.join(sorted(known))}",
+                                    key=f"{name}.{key}",
+                                    detail_vi=f"không có cài đặt này; [{name}] có {', '.join(sorted(known))}")
             log.warning("%s: unknown setting %s.%s ignored", source, name, key)
             continue
         try:
             changes[key] = _coerce(value, hints[key])
         except (TypeError, ValueError) as exc:
-            raise SettingsError(f"{exc} ({source})", key=f"{name}.{key}") from exc
+            raise SettingsError(_from(str(exc), source), key=f"{name}.{key}") from exc
     if not changes:
         return section
     try:
@@ -236,14 +249,19 @@ def _apply(section: Any, name: str, values: dict[str, Any], source: str) -> Any:
         raise
     except (TypeError, ValueError, SttdeskError) as exc:
         detail = exc.user_message("en") if isinstance(exc, SttdeskError) else str(exc)
-        raise SettingsError(f"{detail} ({source})", key=f"{name}.{', '.join(sorted(changes))}") from exc
+        raise SettingsError(_from(detail, source), key=f"{name}.{', '.join(sorted(changes))}") from exc
 
 
-def _check(section: str, checks: list[tuple[bool, str, str]]) -> None:
-    """Raise SettingsError for the first failed (ok, field, what is expected) check."""
-    for ok, key, expected in checks:
+def _from(detail: str, source: str) -> str:
+    """``detail`` naming where the value came from, when that is worth saying (a file, the environment)."""
+    return f"{detail} ({source})" if source else detail
+
+
+def _check(section: str, checks: list[tuple[bool, str, str] | tuple[bool, str, str, str]]) -> None:
+    """Raise SettingsError for the first failed (ok, field, what is expected[, the same in Vietnamese]) check."""
+    for ok, key, expected, *vietnamese in checks:
         if not ok:
-            raise SettingsError(expected, key=f"{section}.{key}")
+            raise SettingsError(expected, key=f"{section}.{key}", detail_vi=vietnamese[0] if vietnamese else None)
 
 
 def _check_retry(policy: RetryPolicy) -> None:
@@ -252,12 +270,56 @@ def _check_retry(policy: RetryPolicy) -> None:
         (policy.max_retries >= 0, "max_retries", "must be 0 or more"),
         (policy.base_seconds > 0, "base_seconds", "must be more than 0"),
         (policy.factor >= 1, "factor", "must be 1 or more"),
-        (policy.cap_seconds >= policy.base_seconds, "cap_seconds", "must be at least base_seconds"),
+        (policy.cap_seconds >= policy.base_seconds, "cap_seconds",
+         "the longest wait must not be shorter than the first wait (base_seconds)",
+         "thời gian chờ dài nhất không được ngắn hơn lần chờ đầu tiên (base_seconds)"),
         (0 <= policy.jitter < 1, "jitter", "must be from 0 up to (not including) 1"),
         (policy.disk_full_retries >= 0, "disk_full_retries", "must be 0 or more"),
         (policy.min_split_seconds > 0, "min_split_seconds", "must be more than 0"),
         (policy.timeout_growth >= 1, "timeout_growth", "must be 1 or more"),
     ])
+
+
+def validate(settings: Settings) -> Settings:
+    """Check a whole Settings object: each value, and the rules that tie values together.
+
+    Returns ``settings`` unchanged; raises SettingsError naming the first
+    setting at fault. Sections check their own values when they are built,
+    so this catches objects changed in place (``settings.retry = ...``) too.
+    """
+    for f in dataclasses.fields(settings):
+        section = getattr(settings, f.name)
+        try:
+            dataclasses.replace(section)  # runs the section's own checks again
+        except SettingsError:
+            raise
+        except (TypeError, ValueError, SttdeskError) as exc:
+            detail = exc.user_message("en") if isinstance(exc, SttdeskError) else str(exc)
+            raise SettingsError(detail, key=f.name) from exc
+    _check_retry(settings.retry)
+    if settings.ui.auto_export_dir.strip() and not settings.ui.auto_export_formats:
+        raise SettingsError("choose at least one format for the automatic export", key="ui.auto_export_formats",
+                            detail_vi="hãy chọn ít nhất một định dạng để tự động xuất")
+    return settings
+
+
+def change_settings(settings: Settings, changes: Mapping[str, Mapping[str, Any]], *,
+                    source: str = "") -> Settings:
+    """A copy of ``settings`` with ``changes`` ({section: {field: value}}) made and the whole checked.
+
+    Values may be of the field's type or text as typed on a command line
+    ("2", "true", "txt,srt"). Unknown sections or fields are refused, not
+    ignored: a change names exactly what it means to change. ``settings`` is
+    left as it was whatever happens.
+    """
+    changed = copy.deepcopy(settings)
+    sections = {f.name for f in dataclasses.fields(changed)}
+    for name, values in changes.items():
+        if name not in sections:
+            raise SettingsError(f"there is no such section; the sections are {', '.join(sorted(sections))}",
+                                key=name, detail_vi=f"không có mục này; các mục là {', '.join(sorted(sections))}")
+        setattr(changed, name, _apply(getattr(changed, name), name, values, source, strict=True))
+    return validate(changed)
 
 
 def load_settings(path: Path | None = None, *, paths: AppPaths | None = None,
@@ -290,8 +352,7 @@ def load_settings(path: Path | None = None, *, paths: AppPaths | None = None,
         if name in overrides:
             section = _apply(section, name, overrides[name], "environment")
         setattr(settings, name, section)
-    _check_retry(settings.retry)
-    return settings
+    return validate(settings)
 
 
 def save_settings(settings: Settings, path: Path | None = None, *, paths: AppPaths | None = None) -> Path:

@@ -15,9 +15,11 @@ from sttdesk.settings import (
     FALLBACK_MODEL,
     Settings,
     SettingsError,
+    change_settings,
     load_settings,
     save_settings,
     settings_path,
+    validate,
 )
 
 
@@ -156,3 +158,56 @@ def test_config_show_and_path_on_the_command_line(monkeypatch: pytest.MonkeyPatc
     broken = _sttdesk("config", "show")
     assert broken.returncode == 1
     assert "processing.pool_agents" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_change_settings_takes_typed_or_text_values_and_checks_the_whole(tmp_path: Path) -> None:
+    original = Settings()
+    changed = change_settings(original, {"processing": {"pool_agents": "2", "default_language": "vi"},
+                                         "ui": {"auto_export_formats": "txt, vtt"},
+                                         "chunking": {"mode": ChunkingMode.FIXED}})
+    assert changed.processing.pool_agents == 2 and changed.processing.default_language == "vi"
+    assert changed.ui.auto_export_formats == ["txt", "vtt"] and changed.chunking.mode is ChunkingMode.FIXED
+    assert original == Settings()  # the original is never touched
+    assert validate(changed) is changed
+
+
+@pytest.mark.parametrize(("changes", "key", "vietnamese"), [
+    ({"processing": {"pool_agentz": 1}}, "processing.pool_agentz", "không có cài đặt này"),
+    ({"procezzing": {"pool_agents": 1}}, "procezzing", "không có mục này"),
+    ({"retry": {"cap_seconds": 1.0}}, "retry.cap_seconds", "không được ngắn hơn"),
+    ({"ui": {"auto_export_dir": "/srv/out", "auto_export_formats": ""}}, "ui.auto_export_formats",
+     "ít nhất một định dạng"),
+    ({"processing": {"pool_threads": "many"}}, "processing.pool_threads", "many"),
+    ({"chunking": {"min_chunk_seconds": 100}}, "chunking.min_chunk_seconds", "min_chunk_seconds"),
+], ids=["unknown-field", "unknown-section", "cap-below-base", "export-without-format", "not-a-number",
+        "chunk-order"])
+def test_change_settings_refuses_bad_changes_naming_the_setting(changes: dict, key: str, vietnamese: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        change_settings(Settings(), changes)
+    assert key in caught.value.user_message("en") and key in caught.value.user_message("vi")
+    assert vietnamese in caught.value.user_message("vi")
+
+
+def test_validate_catches_a_settings_object_changed_in_place() -> None:
+    from sttdesk.domain.retry import RetryPolicy
+
+    settings = Settings()
+    settings.retry = RetryPolicy(base_seconds=10.0, cap_seconds=5.0)
+    with pytest.raises(SettingsError, match="retry.cap_seconds"):
+        validate(settings)
+
+
+def test_config_set_and_check_on_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STTDESK_RETRY__MAX_RETRIES", "4")
+    done = _sttdesk("config", "set", "processing.pool_agents=2", "ui.auto_export_formats=txt,srt")
+    assert done.returncode == 0, done.stderr
+    saved = tomllib.loads(settings_path().read_text(encoding="utf-8"))
+    assert saved["processing"]["pool_agents"] == 2 and saved["ui"]["auto_export_formats"] == ["txt", "srt"]
+    assert saved["retry"]["max_retries"] == 3  # the environment's override is not written into the file
+    assert _sttdesk("config", "check").returncode == 0
+
+    refused = _sttdesk("config", "set", "processing.pool_agents=2", "retry.cap_seconds=0.5")
+    assert refused.returncode == 1 and "retry.cap_seconds" in refused.stderr
+    assert tomllib.loads(settings_path().read_text(encoding="utf-8")) == saved  # nothing written
+    malformed = _sttdesk("config", "set", "pool_agents")
+    assert malformed.returncode != 0 and "SECTION.FIELD=VALUE" in malformed.stderr

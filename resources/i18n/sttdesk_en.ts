@@ -988,14 +988,6 @@ or use Add Files… (Ctrl+O).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>choose at least one format for the automatic export</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>the longest wait must not be shorter than the first wait</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <source>Save Finished Transcripts To</source>
         <translation type="unfinished"></translation>
     </message>

@@ -975,14 +975,6 @@ hoặc dùng Thêm tệp… (Ctrl+O).</translation>
         <translation>Độ dao động ngẫu nhiên của thời gian chờ:</translation>
     </message>
     <message>
-        <source>choose at least one format for the automatic export</source>
-        <translation>hãy chọn ít nhất một định dạng để tự động xuất</translation>
-    </message>
-    <message>
-        <source>the longest wait must not be shorter than the first wait</source>
-        <translation>lần chờ dài nhất không được ngắn hơn lần chờ đầu</translation>
-    </message>
-    <message>
         <source>Save Finished Transcripts To</source>
         <translation>Lưu bản chép lời đã xong vào</translation>
     </message>

@@ -5,6 +5,11 @@ handlers raise typed errors and never choose status codes for failures (see
 :mod:`.errors`). Blocking work (probing a file, reading the database) runs in
 the thread pool: ``def`` handlers are run there by FastAPI, the upload handler
 hands it over explicitly.
+
+An upload is answered as soon as it is stored and recorded: what takes no time
+to know (the form, the file's name and type, its size, the language and model)
+is refused at once; ffprobe's verdict on the file comes in the background, and
+a file it refuses becomes a FAILED job with that error.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from ..audio.formats import check_media_type
 from ..domain.exporters import export, get_format
 from ..domain.jobs import JobState
 from ..domain.languages import SUPPORTED_LANGUAGES, validate_language
@@ -104,7 +110,7 @@ def _states(values: list[str] | None) -> list[str] | None:
     openapi_extra=_UPLOAD_FORM,
 )
 async def create_job(request: Request) -> JSONResponse:
-    """Stream the file to the data folder, validate it like the desktop app does, and queue it."""
+    """Stream the file to the data folder, record the job, and answer; the file is probed in the background."""
     ctx: ApiContext = get_context(request)
     core = ctx.core
 
@@ -119,7 +125,8 @@ async def create_job(request: Request) -> JSONResponse:
             validate_callback_url(text)
 
     upload = await receive_upload(request, ctx.uploads, max_file_bytes=ctx.max_upload_bytes,
-                                  text_fields=UPLOAD_TEXT_FIELDS, check_field=check_field)
+                                  text_fields=UPLOAD_TEXT_FIELDS, check_field=check_field,
+                                  check_file=check_media_type)
     try:
         fields = upload.fields
         extras: dict[str, Any] = dict([SOURCE_EXTRA])
@@ -132,7 +139,7 @@ async def create_job(request: Request) -> JSONResponse:
             model=fields.get("model", "").strip() or None,
             extras=extras,
         )
-        job_id = await run_in_threadpool(core.service.add, job_request)
+        job_id = await run_in_threadpool(core.service.add, job_request, probe_now=False)
     except BaseException:
         upload.discard()
         raise

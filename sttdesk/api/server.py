@@ -29,6 +29,7 @@ from ..service.events import EventKind, ServiceEvent
 from . import routes, status_routes
 from .auth import AccessGuard, AccessPolicy, Receive, Scope, Send, is_loopback_host, load_or_create_token, token_path
 from .context import ApiContext
+from .docs_page import install_docs_page
 from .errors import (
     RETRY_AFTER_SECONDS,
     ApiBindError,
@@ -109,12 +110,13 @@ def create_app(
             "Off loopback every request needs `Authorization: Bearer <token>` "
             "(`sttdesk serve --show-token`). Errors are `{\"error\": {code, message_en, message_vi}}`."
         ),
-        docs_url="/docs",
+        docs_url=None,  # served by install_docs_page, without a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
     app.state.sttdesk = ctx
+    install_docs_page(app)
     app.include_router(routes.router)
     app.include_router(status_routes.router)
     _install_error_handlers(app, scrub)

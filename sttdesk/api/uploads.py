@@ -191,6 +191,8 @@ class UploadArea:
 
 #: Called with (field name, value) as each text field completes; raises to refuse the upload early.
 FieldCheck = Callable[[str, str], None]
+#: Called with (cleaned file name, declared Content-Type) when the file part starts, before a byte is stored.
+FileCheck = Callable[[str, str], None]
 
 
 class MultipartUploadReader:
@@ -210,12 +212,14 @@ class MultipartUploadReader:
         text_fields: Iterable[str],
         max_file_bytes: int,
         check_field: FieldCheck | None = None,
+        check_file: FileCheck | None = None,
     ) -> None:
         self._folder = folder
         self._file_field = file_field
         self._text_fields = frozenset(text_fields)
         self._max_file_bytes = max_file_bytes
         self._check_field = check_field or (lambda name, value: None)
+        self._check_file = check_file or (lambda name, content_type: None)
         self._fields: dict[str, str] = {}
         self._parts = 0
         self._header_name = bytearray()
@@ -304,6 +308,7 @@ class MultipartUploadReader:
             raw_name = params.get(b"filename")
             # Clients send UTF-8 file names as raw bytes (RFC 7578 §4.2).
             self._file_name = sanitize_filename(raw_name.decode("utf-8", errors="replace") if raw_name else None)
+            self._check_file(self._file_name, self._headers.get("content-type", b"").decode("latin-1"))
             self._file_path = self._folder / self._file_name
             try:
                 self._file = open(self._file_path, "xb")  # noqa: SIM115 - closed in _part_end or close()
@@ -371,13 +376,14 @@ async def receive_upload(
     file_field: str = "file",
     text_fields: Iterable[str] = (),
     check_field: FieldCheck | None = None,
+    check_file: FileCheck | None = None,
 ) -> ReceivedUpload:
     """Stream the multipart body of ``request`` into a new upload folder; returns the upload.
 
     Raises (and leaves nothing on disk): NotMultipartError, UploadTooLargeError
     (from Content-Length at once, or while streaming), MalformedUploadError,
     MissingFileError, UnexpectedFieldError, UploadStorageError, or whatever
-    ``check_field`` raises.
+    ``check_field`` and ``check_file`` raise.
     """
     boundary = multipart_boundary(request.headers.get("content-type"))
     declared = _content_length(request)
@@ -388,7 +394,8 @@ async def receive_upload(
     reader: MultipartUploadReader | None = None
     try:
         reader = MultipartUploadReader(boundary, folder, file_field=file_field, text_fields=text_fields,
-                                       max_file_bytes=max_file_bytes, check_field=check_field)
+                                       max_file_bytes=max_file_bytes, check_field=check_field,
+                                       check_file=check_file)
         batch: list[bytes] = []
         pending = 0
         async for piece in request.stream():

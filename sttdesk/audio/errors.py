@@ -83,6 +83,20 @@ class UndecodableAudioError(InvalidAudioError):
     message_vi = "Tệp '{name}' không phải tệp âm thanh/video đọc được, hoặc đã bị hỏng."
 
 
+class UnsupportedFileTypeError(InvalidAudioError):
+    """The file's name or declared type is not one of a recording (a document, an image...)."""
+
+    code = "unsupported_file_type"
+    message_en = (
+        "The file '{name}' is not an audio or video file sttdesk reads ({detail}). "
+        "Send a recording such as .mp3, .m4a, .wav, .flac, .ogg or .mp4."
+    )
+    message_vi = (
+        "Tệp '{name}' không phải tệp âm thanh hoặc video mà sttdesk đọc được ({detail}). "
+        "Hãy gửi một bản ghi như .mp3, .m4a, .wav, .flac, .ogg hoặc .mp4."
+    )
+
+
 class TruncatedAudioError(UndecodableAudioError):
     """The file ends before the end its header announces (an interrupted copy or recording)."""
 

@@ -193,8 +193,13 @@ def _is_real_video(stream: dict[str, Any]) -> bool:
     return stream.get("codec_type") == "video" and not disposition.get("attached_pic")
 
 
-def _check_file(path: Path, limits: AudioLimits) -> int:
-    """Existence, type and size checks that need no ffprobe; returns the size."""
+def check_file(path: Path | str, *, limits: AudioLimits = AudioLimits()) -> int:
+    """Existence, type and size checks that need no ffprobe (they take no time); returns the size.
+
+    Raises AudioFileNotFoundError, AudioFileNotReadableError, EmptyAudioError
+    or FileTooLargeError. :func:`probe` runs them first.
+    """
+    path = Path(path)
     try:
         stat = path.stat()
     except FileNotFoundError as exc:
@@ -284,7 +289,7 @@ def probe(path: Path | str, *, limits: AudioLimits = AudioLimits()) -> AudioInfo
     stream, and one longer than ``limits.max_seconds``.
     """
     path = Path(path)
-    size = _check_file(path, limits)
+    size = check_file(path, limits=limits)
     data, warnings = _run_ffprobe(path)
     streams = data.get("streams") or []
     fmt = data.get("format") or {}

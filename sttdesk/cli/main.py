@@ -1,4 +1,7 @@
-"""The ``sttdesk`` command: entry point and sub-command groups."""
+"""The ``sttdesk`` command: entry point and sub-command groups.
+
+``sttdesk`` with no arguments opens the desktop app, like ``sttdesk gui``.
+"""
 
 from __future__ import annotations
 
@@ -24,20 +27,24 @@ def cli(verbose: int) -> None:
 
 def _register() -> None:
     from .config import config
+    from .gui import gui
     from .jobs import jobs
     from .models import models
     from .serve import serve
     from .transcribe import transcribe
 
-    for command in (transcribe, jobs, models, config, serve):
+    for command in (gui, transcribe, jobs, models, config, serve):
         cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; turn sttdesk errors into a clear message and exit code 1."""
     _register()
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        args = ["gui"]  # what people who double-click or type "sttdesk" expect
     try:
-        cli.main(args=argv, prog_name="sttdesk", standalone_mode=False)
+        code = cli.main(args=args, prog_name="sttdesk", standalone_mode=False)
     except SttdeskError as exc:
         click.echo(f"Error: {exc.user_message('en')}", err=True)
         return 1
@@ -48,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    return 0
+    # click hands back ctx.exit()'s code in this mode (the desktop app's, for one)
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -18,11 +18,9 @@ from typing import TYPE_CHECKING
 from ..domain.errors import SttdeskError
 from ..domain.exporters import get_format, write_export
 from ..domain.jobs import JobState
-from .transcript_edits import edited_transcript
 
 if TYPE_CHECKING:
     from ..service.job_service import JobService
-    from ..store.repository import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +61,7 @@ def unique_stems(names: Iterable[str]) -> list[str]:
     return stems
 
 
-def export_jobs(service: JobService, store: JobStore, job_ids: Sequence[str], options: ExportOptions) -> ExportResult:
+def export_jobs(service: JobService, job_ids: Sequence[str], options: ExportOptions) -> ExportResult:
     """Write every job's transcript in every format to ``options.folder`` (created if missing).
 
     A job that cannot be read or written (a full disk, a folder that cannot be
@@ -80,8 +78,7 @@ def export_jobs(service: JobService, store: JobStore, job_ids: Sequence[str], op
             result.failed.append((job_id, exc))
     for view, stem in zip(views, unique_stems(view.name for view in views)):
         try:
-            transcript, _edited = edited_transcript(service, store, view.id,
-                                                    partial=view.state != JobState.COMPLETED.value)
+            transcript = service.transcript(view.id, partial=view.state != JobState.COMPLETED.value)
             for name in options.formats:
                 exporter = get_format(name)
                 extra = {"timestamps": options.txt_timestamps, "ui_language": options.ui_language} \

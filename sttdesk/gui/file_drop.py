@@ -9,14 +9,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData
 
+from ..audio.formats import MEDIA_EXTENSIONS
+
 log = logging.getLogger(__name__)
 
-#: Extensions of audio and video files looked for inside dropped folders. A file
-#: dropped on its own is always tried, whatever its name: ffprobe has the last word.
-MEDIA_EXTENSIONS = frozenset({
-    ".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".oga", ".opus", ".wma", ".aiff", ".aif", ".amr",
-    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".mpg", ".mpeg", ".3gp", ".ts", ".mts",
-})
+# Dropped folders are searched for MEDIA_EXTENSIONS. A file dropped on its own
+# is always tried, whatever its name: ffprobe has the last word.
 #: Most files one dropped folder may add (a drop on a whole disk is a mistake, not a request).
 MAX_FILES_PER_DROP = 5000
 

@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
         self.table = JobTableView(self.jobs, self)
         self.table.set_empty_text(self.tr("Drop audio or video files here to transcribe them,\n"
                                           "or use Add Files… (Ctrl+O)."))
-        self.transcript = TranscriptPanel(core.service, core.store, serial, ui_language=ui_language, parent=self)
+        self.transcript = TranscriptPanel(core.service, serial, ui_language=ui_language, parent=self)
         self._build_layout()
         self._build_menus()
         self._build_status_bar()
@@ -445,8 +445,8 @@ class MainWindow(QMainWindow):
 
     def export_jobs(self, job_ids: list[str], options: ExportOptions, *, automatic: bool = False) -> None:
         """Write transcripts in the background; report what was written, and what failed, when done."""
-        service, store = self.core.service, self.core.store
-        self.parallel.run(lambda: export_jobs(service, store, job_ids, options),
+        service = self.core.service
+        self.parallel.run(lambda: export_jobs(service, job_ids, options),
                           on_done=lambda result: self._exported(result, options, automatic),
                           on_error=lambda exc: messages.show_error(
                               self, self.tr("Export failed"), messages.error_text(exc, self.ui_language)))

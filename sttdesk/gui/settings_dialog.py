@@ -8,7 +8,6 @@ dataclasses, so a bad combination is refused with their typed error.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +33,7 @@ from PySide6.QtWidgets import (
 from ..audio.chunker import ChunkingMode
 from ..domain.errors import SttdeskError
 from ..domain.exporters import available_formats
-from ..settings import MAX_BEAM_SIZE, MAX_POOL_THREADS, Settings, SettingsError
+from ..settings import MAX_BEAM_SIZE, MAX_POOL_THREADS, Settings, change_settings
 from . import formatting
 
 
@@ -244,7 +243,6 @@ class SettingsDialog(QDialog):
 
     def result_settings(self) -> Settings:
         """The edited settings, checked; raises :class:`SettingsError` for values that do not fit together."""
-        settings = copy.deepcopy(self._original)
         changes: dict[str, dict[str, Any]] = {"processing": {}, "chunking": {}, "retry": {}, "ui": {}}
         for spec in self._number_fields:
             changes[spec.section][spec.name] = self._number_value(spec)
@@ -256,21 +254,8 @@ class SettingsDialog(QDialog):
             auto_export_dir=self.export_dir.text().strip(),
             auto_export_formats=[name for name, box in self.export_formats.items() if box.isChecked()],
         )
-        if changes["ui"]["auto_export_dir"] and not changes["ui"]["auto_export_formats"]:
-            raise SettingsError(self.tr("choose at least one format for the automatic export"),
-                                key="ui.auto_export_formats")
-        retry = changes["retry"]
-        if retry["cap_seconds"] < retry["base_seconds"]:
-            raise SettingsError(self.tr("the longest wait must not be shorter than the first wait"),
-                                key="retry.cap_seconds")
-        for section, values in changes.items():
-            try:
-                setattr(settings, section, dataclasses.replace(getattr(settings, section), **values))
-            except SttdeskError:
-                raise
-            except (TypeError, ValueError) as exc:  # the chunker's options check themselves with ValueError
-                raise SettingsError(str(exc), key=section) from exc
-        return settings
+        # the same rules as the settings file and `sttdesk config set`
+        return change_settings(self._original, changes)
 
     def restore_defaults(self) -> None:
         """Put every field back to the defaults (nothing is saved until Save)."""

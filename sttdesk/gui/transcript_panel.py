@@ -29,13 +29,11 @@ from .icons import icon
 from .messages import error_text
 from .playback import JobAudioPlayer
 from .tasks import TaskRunner
-from .transcript_edits import edited_transcript
 from .transcript_model import FAILED_GAP, KIND_ROLE, START_ROLE, TranscriptModel, rows_from_transcript
 from .transcript_view import TranscriptListView
 
 if TYPE_CHECKING:
     from ..service.job_service import JobService
-    from ..store.repository import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +55,13 @@ class TranscriptSnapshot:
     pcm: Path | None
 
 
-def load_snapshot(service: JobService, store: JobStore, job_id: str) -> TranscriptSnapshot:
+def load_snapshot(service: JobService, job_id: str) -> TranscriptSnapshot:
     """Read a job's transcript with the user's corrections (on a worker thread)."""
     job = service.get(job_id)
-    transcript, edited = edited_transcript(service, store, job_id, partial=True)
+    edited = service.edited_transcript(job_id, partial=True)
     source = Path(job.path)
     pcm = service.audio_path(job_id)
-    return TranscriptSnapshot(job=job, transcript=transcript, edited=edited,
+    return TranscriptSnapshot(job=job, transcript=edited.transcript, edited=edited.edited,
                               source=source if source.is_file() else None,
                               pcm=pcm if pcm.is_file() else None)
 
@@ -76,11 +74,10 @@ class TranscriptPanel(QWidget):
     #: Something failed: (title, message) for an error box.
     error = Signal(str, str)
 
-    def __init__(self, service: JobService, store: JobStore, runner: TaskRunner, *,
+    def __init__(self, service: JobService, runner: TaskRunner, *,
                  ui_language: str = "en", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._service = service
-        self._store = store
         self._runner = runner
         self._ui_language = ui_language
         self._job_id = ""
@@ -229,8 +226,8 @@ class TranscriptPanel(QWidget):
             self._reload_wanted = True
             return
         self._loading = True
-        job_id, service, store = self._job_id, self._service, self._store
-        self._runner.run(lambda: load_snapshot(service, store, job_id),
+        job_id, service = self._job_id, self._service
+        self._runner.run(lambda: load_snapshot(service, job_id),
                          on_done=self._loaded, on_error=lambda exc: self._load_failed(job_id, exc))
 
     def _loaded(self, snapshot: TranscriptSnapshot) -> None:
@@ -288,10 +285,10 @@ class TranscriptPanel(QWidget):
     # --- editing --------------------------------------------------------------------------
 
     def _save_edit(self, segment_index: int, segment_start: float, text: str) -> None:
-        job_id, store = self._job_id, self._store
+        job_id, service = self._job_id, self._service
         self._runner.run(
-            lambda: store.save_segment_edit(job_id, segment_index=segment_index, segment_start=segment_start,
-                                            text=text),
+            lambda: service.edit_segment(job_id, segment_index=segment_index, segment_start=segment_start,
+                                         text=text),
             on_done=lambda _edit: self._edit_saved(job_id),
             on_error=lambda exc: self._edit_failed(job_id, exc),
         )

@@ -2,7 +2,10 @@
 
 Adding a file validates it at once (a bad file never becomes a half-made
 job), records the job PENDING in the store and returns its id; decoding,
-chunking and transcription happen in the background. Everything a front end
+chunking and transcription happen in the background. A front end that must
+answer faster than ffprobe runs (the REST API) can leave the probe to the
+background: the file then becomes a job at once, and a FAILED one if the
+probe refuses it. Everything a front end
 shows comes from the store, and everything it hears comes as events.
 """
 
@@ -15,13 +18,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..audio.probe import AudioLimits, validate_input
+from ..audio.probe import AudioLimits, check_file, validate_input
+from ..domain.edits import EditedTranscript, apply_segment_edits
 from ..domain.errors import PermanentError, SttdeskError
 from ..domain.hallucination import HallucinationGuard
 from ..domain.jobs import ChunkState, JobState, can_change_job
 from ..domain.languages import validate_language
 from ..domain.merge import TranscriptAssembler
-from ..domain.records import ErrorInfo, JobRecord
+from ..domain.records import ErrorInfo, JobRecord, SegmentEdit
 from ..domain.transcript import Transcript
 from .events import EventBus, EventKind, ServiceEvent
 from .preparer import JobPreparer
@@ -107,11 +111,15 @@ class JobService:
 
     # --- adding ----------------------------------------------------------------
 
-    def add(self, request: JobRequest) -> str:
+    def add(self, request: JobRequest, *, probe_now: bool = True) -> str:
         """Validate a file and queue it; returns the new job's id at once.
 
         Raises a permanent SttdeskError (unsupported language, unknown model,
-        unreadable or invalid audio...) before anything is recorded.
+        unreadable or invalid audio...) before anything is recorded. With
+        ``probe_now`` false only what takes no time is checked here (language,
+        model, options, the file's existence and size); ffprobe's checks run
+        in the background before decoding, and a file they refuse makes the
+        job FAILED with that error.
         """
         language = validate_language(request.language)
         model = request.model or self.default_model()
@@ -122,12 +130,17 @@ class JobService:
         # Bad options would fail every chunk on the agents: refuse them here, before any work.
         self._validate_options(options)
         path = Path(request.path).expanduser().resolve()
-        info = validate_input(path, language, limits=self._limits)
+        if probe_now:
+            info = validate_input(path, language, limits=self._limits)
+            size_bytes, duration = info.size_bytes, info.duration
+        else:
+            # the duration stays unknown: the preparer probes a job without one first
+            size_bytes, duration = check_file(path, limits=self._limits), None
         job = self._store.add_job(
             source_path=path,
             display_name=path.name,
-            size_bytes=info.size_bytes,
-            duration_seconds=info.duration,
+            size_bytes=size_bytes,
+            duration_seconds=duration,
             language=language,
             model_name=model,
             decode_options=options,
@@ -196,9 +209,36 @@ class JobService:
         wanted = [JobState(s) for s in states] if states else None
         return self._store.count_jobs(states=wanted)
 
-    def transcript(self, job_id: str, *, partial: bool = True) -> Transcript:
-        """The merged transcript of the finished chunks (all of them once COMPLETED)."""
+    def transcript(self, job_id: str, *, partial: bool = True, edits: bool = True) -> Transcript:
+        """The merged transcript of the finished chunks (all of them once COMPLETED).
+
+        The user's corrections are applied unless ``edits`` is false (the text
+        as transcribed). Every front end exports what this returns.
+        """
+        if edits:
+            return self.edited_transcript(job_id, partial=partial).transcript
+        return self._merged_transcript(self._require(job_id), partial=partial)
+
+    def edited_transcript(self, job_id: str, *, partial: bool = True) -> EditedTranscript:
+        """The transcript with the user's corrections, and which segments they changed."""
         job = self._require(job_id)
+        return apply_segment_edits(self._merged_transcript(job, partial=partial), self._store.segment_edits(job_id))
+
+    def edit_segment(self, job_id: str, *, segment_index: int, segment_start: float, text: str) -> SegmentEdit:
+        """Keep the user's correction of one segment (replacing an earlier one of the same segment).
+
+        ``segment_index`` and ``segment_start`` are the segment's position and
+        start in the transcript the user saw: while chunks still arrive the
+        position can move, and the start is what finds the segment again.
+        """
+        self._require(job_id)
+        edit = self._store.save_segment_edit(job_id, segment_index=segment_index, segment_start=segment_start,
+                                             text=text, now=self._clock())
+        self._emit(EventKind.JOB_CHANGED, job_id, {"edited_segment": segment_index})
+        return edit
+
+    def _merged_transcript(self, job: JobRecord, *, partial: bool) -> Transcript:
+        job_id = job.id
         chunks = self._store.chunks_of(job_id)
         language = job.language_detected or job.language_requested
         if not chunks:

@@ -1,4 +1,4 @@
-"""Turns an accepted job into chunks: decode once to 16 kHz PCM, then plan the cuts.
+"""Turns an accepted job into chunks: probe if not done yet, decode once to 16 kHz PCM, plan the cuts.
 
 Runs on its own worker thread so adding a file returns at once. The decoded
 audio stays in the job's folder for the job's life: agents get their chunks
@@ -18,6 +18,7 @@ from typing import Any
 
 from ..audio.chunker import ChunkerOptions, plan
 from ..audio.decode import PcmFile, decode_to_pcm
+from ..audio.probe import AudioLimits, validate_input
 from ..domain.errors import PermanentError, SttdeskError
 from ..domain.jobs import JobState
 
@@ -49,8 +50,10 @@ class JobPreparer:
         on_planned: Callable[[str], None],
         on_failed: Callable[[str, SttdeskError], None],
         clock: Callable[[], float],
+        limits: AudioLimits | None = None,
     ) -> None:
         self._store = store
+        self._limits = limits or AudioLimits()
         self._jobs_dir = jobs_dir
         self._options = chunker_options
         self._max_chunks = max_chunks
@@ -110,6 +113,11 @@ class JobPreparer:
         job = self._store.find_job(job_id)
         if job is None or job.state is not JobState.PENDING or job.is_planned:
             return
+        if job.duration_seconds is None:
+            # added without a probe (the REST API answers before ffprobe would finish): probe now,
+            # so a file that is not a usable recording fails with the same error as in the app
+            info = validate_input(Path(job.source_path), job.language_requested, limits=self._limits)
+            self._store.update_job_fields(job_id, duration_seconds=info.duration, size_bytes=info.size_bytes)
         folder = self.job_dir(job_id)
         folder.mkdir(parents=True, exist_ok=True)
         pcm_path = folder / PCM_FILE_NAME

@@ -65,30 +65,68 @@ def test_upload_answers_202_at_once_then_completes_with_all_formats(running_core
     assert " ".join(c.text for c in captions).split() == " ".join(c.content for c in cues).split()
 
 
-def test_upload_of_a_file_that_is_not_audio_is_refused_with_415_and_removed(running_core: Core, client_for,
-                                                                             tmp_path: Path) -> None:
+def test_a_file_named_like_audio_that_is_not_becomes_a_failed_job_with_its_error(running_core: Core, client_for,
+                                                                                 tmp_path: Path) -> None:
+    # ffprobe's verdict comes after the 202 (it takes longer than an answer may): the job fails with it
     client = client_for(running_core)
-    before = upload_folders(running_core)
     bogus = tmp_path / "minutes.mp3"
     bogus.write_bytes(b"these are meeting minutes, not a recording\n" * 200)
     response = upload(client, bogus, language="en")
-    assert response.status_code == 415
-    error = error_of(response)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    job = wait_for_status(client, job_id)
+    assert job["status"] == "FAILED"
+    error = job["error"]
     assert error["code"] == "undecodable_audio"
     assert "minutes.mp3" in error["message_en"] and "minutes.mp3" in error["message_vi"]
-    assert str(running_core.paths.data_dir) not in response.text
-    assert upload_folders(running_core) == before
+    assert error["message_en"] != error["message_vi"]
+    assert str(running_core.paths.data_dir) not in json.dumps(job)
+    result = client.get(f"/api/v1/jobs/{job_id}/result")
+    assert result.status_code == 409 and error_of(result)["code"] == "result_not_ready"
+    folders = upload_folders(running_core)
+    assert client.delete(f"/api/v1/jobs/{job_id}").status_code == 204
+    assert len(upload_folders(running_core)) == len(folders) - 1
 
 
-def test_a_video_without_sound_is_refused_with_415(running_core: Core, client_for, tmp_path: Path) -> None:
+def test_a_video_without_sound_becomes_a_failed_job(running_core: Core, client_for, tmp_path: Path) -> None:
     import subprocess
 
     video = tmp_path / "silent.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=1", "-an", "-y", str(video)],
                    check=True)
-    response = upload(client_for(running_core), video)
-    assert response.status_code == 415
-    assert error_of(response)["code"] == "no_audio_stream"
+    client = client_for(running_core)
+    response = upload(client, video)
+    assert response.status_code == 202, response.text
+    job = wait_for_status(client, response.json()["job_id"])
+    assert job["status"] == "FAILED" and job["error"]["code"] == "no_audio_stream"
+
+
+@pytest.mark.parametrize(("name", "content", "content_type", "code"), [
+    ("notes.txt", b"meeting notes\n" * 100, None, "unsupported_file_type"),
+    ("report.pdf", b"%PDF-1.4 not a recording", None, "unsupported_file_type"),
+    ("talk.mp3", b"ID3 not really", "text/plain", "unsupported_file_type"),
+    ("recording", b"RIFF no extension", "application/octet-stream", "unsupported_file_type"),
+    ("empty.wav", b"", None, "empty_file"),
+], ids=["text", "pdf", "declared-text", "no-extension", "empty"])
+def test_what_cannot_be_a_recording_is_refused_with_415_at_once(running_core: Core, client_for, tmp_path: Path,
+                                                                name: str, content: bytes, content_type: str | None,
+                                                                code: str) -> None:
+    client = client_for(running_core)
+    before, jobs = upload_folders(running_core), running_core.service.count()
+    file = (name, content, content_type) if content_type else (name, content)
+    response = client.post("/api/v1/jobs", files={"file": file}, data={"language": "en"})
+    assert response.status_code == 415, response.text
+    error = error_of(response)
+    assert error["code"] == code
+    assert name in error["message_en"] and name in error["message_vi"]
+    assert upload_folders(running_core) == before and running_core.service.count() == jobs
+
+
+def test_a_name_without_extension_declared_as_audio_is_accepted(idle_core: Core, client_for, en_audio: Path) -> None:
+    client = client_for(idle_core)
+    response = client.post("/api/v1/jobs", files={"file": ("recording", (en_audio / CLIP).read_bytes(), "audio/flac")})
+    assert response.status_code == 202, response.text
+    assert client.get(f"/api/v1/jobs/{response.json()['job_id']}").json()["name"] == "recording"
 
 
 def test_a_body_that_is_not_multipart_is_refused_with_415(running_core: Core, client_for) -> None:
@@ -286,3 +324,22 @@ def test_openapi_schema_documents_every_endpoint(idle_core: Core, client_for) ->
     assert set(upload_form["properties"]) == {"file", "language", "model", "callback_url"}
     assert "202" in paths["/api/v1/jobs"]["post"]["responses"]
     assert client.get("/docs").status_code == 200
+
+
+def test_results_carry_the_users_corrections(running_core: Core, client_for, en_audio: Path) -> None:
+    client = client_for(running_core)
+    job_id = upload(client, en_audio / CLIP, language="en").json()["job_id"]
+    assert wait_for_status(client, job_id)["status"] == "COMPLETED"
+    first = running_core.service.transcript(job_id, edits=False).segments[0]
+    # a correction made in the desktop app (or any front end) through the core
+    running_core.service.edit_segment(job_id, segment_index=0, segment_start=first.start,
+                                      text="Corrected in the desktop app.")
+    srt_text = client.get(f"/api/v1/jobs/{job_id}/result", params={"format": "srt"}).text
+    cues = [cue for cue in srt.parse(srt_text) if cue.start.total_seconds() < first.end]
+    # long segments are cut into several cues; the words keep the segment's span
+    assert " ".join(cue.content for cue in cues).split() == "Corrected in the desktop app.".split()
+    assert cues[0].start.total_seconds() == pytest.approx(first.start, abs=0.001)
+    document = client.get(f"/api/v1/jobs/{job_id}/result", params={"format": "json"}).json()
+    assert document["segments"][0]["text"] == "Corrected in the desktop app."
+    txt = client.get(f"/api/v1/jobs/{job_id}/result", params={"format": "txt"}).text
+    assert "Corrected in the desktop app." in txt and first.text.strip() not in txt

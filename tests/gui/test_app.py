@@ -135,3 +135,54 @@ def test_a_second_app_on_the_same_job_table_says_who_runs_and_exits(qapp: QAppli
     _, text, _ = dialogs.errors[0]
     assert f"pid {os.getpid()}, sttdesk-serve" in text
     assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+
+
+def test_sttdesk_gui_opens_the_window_with_the_files_queued(
+    qtbot: Any, qapp: QApplication, monkeypatch: pytest.MonkeyPatch, en_audio: Path, dialogs: Any,
+    real_models_dir: Path,
+) -> None:
+    """``sttdesk gui FILE`` through the real CLI entry point: the window opens with the file's job listed."""
+    from sttdesk.cli.main import main as sttdesk_main
+
+    if not (real_models_dir / "manifest.json").is_file():
+        pytest.skip("no whisper model installed (scripts/setup): the file would be refused")
+    monkeypatch.setenv("STTDESK_MODELS_DIR", str(real_models_dir))
+    monkeypatch.setenv("STTDESK_PROCESSING__POOL_AGENTS", "1")
+    dialogs.answer = True  # quitting while the job is queued asks first
+    clip = en_audio / "jfk.wav"
+    seen: dict[str, Any] = {}
+
+    def watch() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        if windows and windows[0].isVisible():
+            names = [job.name for job in windows[0].jobs.jobs()]
+            if names:
+                seen["names"] = names
+                windows[0].quit_action.trigger()
+                return
+        QTimer.singleShot(100, watch)
+
+    QTimer.singleShot(100, watch)
+    give_up = QTimer(singleShot=True, interval=JOB_TIMEOUT_MS)
+    give_up.timeout.connect(QApplication.quit)
+    give_up.start()
+    quit_on_last = qapp.quitOnLastWindowClosed()
+    try:
+        code = sttdesk_main(["gui", str(clip)])
+    finally:
+        give_up.stop()
+        qapp.setQuitOnLastWindowClosed(quit_on_last)
+    assert code == 0
+    assert seen.get("names") == ["jfk.wav"]
+
+
+def test_other_commands_never_load_qt() -> None:
+    import subprocess
+    import sys
+
+    probe = ("import sys; from sttdesk.cli.main import main; code = main(['config', 'path']); "
+             "print('qt-loaded' if any(m.startswith('PySide6') for m in sys.modules) else 'qt-free'); "
+             "sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "qt-free"

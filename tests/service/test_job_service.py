@@ -242,6 +242,79 @@ def test_bad_inputs_fail_fast_with_both_messages_and_create_no_job(
     assert added == [] and [(p, e.code) for p, e in refused] == [(Path(request.path), code)]
 
 
+@pytest.mark.parametrize(
+    ("make_request", "code"),
+    [(_video_only, "no_audio_stream"), (_not_audio, "undecodable_audio")],
+    ids=["no-audio-stream", "not-audio"],
+)
+def test_without_probe_now_a_bad_file_becomes_a_failed_job_with_the_same_error(
+    tiny_model: InstalledModel, tmp_path: Path, make_request: Callable[[Path], JobRequest], code: str
+) -> None:
+    request = make_request(tmp_path)
+    with running_core(agents=0) as core:
+        log = EventLog(core)
+        job_id = core.service.add(request, probe_now=False)
+        added = core.service.get(job_id)
+        view = wait_state(core, job_id, JobState.FAILED)
+        finished = log.wait(job_id, EventKind.JOB_FINISHED)[0]
+    assert added.duration is None  # recorded before ffprobe ran
+    assert view.error_code == code and view.error_en and view.error_vi and view.error_en != view.error_vi
+    assert request.path.name in view.error_en and request.path.name in view.error_vi
+    assert finished.data["state"] == "FAILED" and finished.data["error"]["code"] == code
+    assert view.chunks_total == 0
+
+
+@pytest.mark.parametrize(("make_request", "code"), [(_empty, "empty_file"), (_missing, "file_not_found"),
+                                                     (_bad_language, "unsupported_language"),
+                                                     (_unknown_model, "model_unavailable")],
+                         ids=["empty", "missing", "language", "model"])
+def test_without_probe_now_what_takes_no_time_to_check_is_still_refused_at_once(
+    tiny_model: InstalledModel, tmp_path: Path, make_request: Callable[[Path], JobRequest], code: str
+) -> None:
+    with running_core(agents=0) as core:
+        with pytest.raises(SttdeskError) as caught:
+            core.service.add(make_request(tmp_path), probe_now=False)
+        assert core.service.count() == 0
+    assert caught.value.code == code
+
+
+def test_without_probe_now_a_good_file_is_probed_then_transcribed(
+    tiny_model: InstalledModel, speech_file: SpeechFactory
+) -> None:
+    path, _ = speech_file(40)
+    with running_core(agents=1) as core:
+        job_id = core.service.add(JobRequest(path=path, language="en"), probe_now=False)
+        view = wait_state(core, job_id, JobState.COMPLETED)
+    assert view.duration == pytest.approx(wav_seconds(path), abs=0.05)
+    assert view.chunks_done == view.chunks_total >= 1
+
+
+def test_corrections_are_part_of_the_transcript_every_front_end_reads(
+    tiny_model: InstalledModel, speech_file: SpeechFactory
+) -> None:
+    path, _ = speech_file(80)
+    with running_core(agents=1) as core:
+        log = EventLog(core)
+        job_id = core.service.add(JobRequest(path=path, language="en"))
+        wait_state(core, job_id, JobState.COMPLETED)
+        original = core.service.transcript(job_id)
+        second = original.segments[1]
+        core.service.edit_segment(job_id, segment_index=1, segment_start=second.start, text="Corrected by hand.")
+        log.wait(job_id, EventKind.JOB_CHANGED)
+        edited = core.service.edited_transcript(job_id)
+        as_transcribed = core.service.transcript(job_id, edits=False)
+        plain = core.service.transcript(job_id)
+        with pytest.raises(JobNotFoundError):
+            core.service.edit_segment("nosuchjob", segment_index=0, segment_start=0.0, text="x")
+    assert edited.edited == frozenset({1})
+    assert edited.transcript.segments[1].text == "Corrected by hand."
+    assert plain == edited.transcript
+    assert as_transcribed == original and "Corrected by hand." not in as_transcribed.text
+    # the other segments are untouched
+    assert [s.text for i, s in enumerate(edited.transcript.segments) if i != 1] == \
+        [s.text for i, s in enumerate(original.segments) if i != 1]
+
+
 def test_adding_many_keeps_the_good_files_and_reports_the_bad_ones(
     tiny_model: InstalledModel, speech_file: SpeechFactory, tmp_path: Path
 ) -> None:
@@ -306,7 +379,7 @@ def test_pause_holds_the_job_and_resume_finishes_it(tiny_model: InstalledModel, 
 def test_delete_removes_the_job_its_files_and_its_history(
     tiny_model: InstalledModel, speech_file: SpeechFactory
 ) -> None:
-    path, _ = speech_file(40)
+    path, _ = speech_file(80)
     with running_core(agents=1) as core:
         log = EventLog(core)
         done_id = core.service.add(JobRequest(path=path, language="en"))

@@ -1,4 +1,7 @@
-"""Users' corrections laid over a merged transcript (until the job service applies them itself).
+"""Users' corrections laid over a merged transcript.
+
+The job service applies them whenever it hands out a transcript, so the
+desktop app, CLI exports and the REST API all give the corrected text.
 
 An edit names the segment's position and start time when it was made. While a
 job runs, segments before it may still arrive and shift positions, so an edit
@@ -9,15 +12,10 @@ recorded position; an edit whose segment no longer exists is left out.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
 
-from ..domain.records import SegmentEdit
-from ..domain.transcript import Segment, Transcript
-
-if TYPE_CHECKING:
-    from ..service.job_service import JobService
-    from ..store.repository import JobStore
+from .records import SegmentEdit
+from .transcript import Segment, Transcript
 
 #: How far a segment's start may move (re-merged seams) and still take its edit.
 EDIT_MATCH_SECONDS = 0.05
@@ -56,20 +54,22 @@ def match_edits(segments: tuple[Segment, ...], edits: Iterable[SegmentEdit]) -> 
     return matched
 
 
-def apply_segment_edits(transcript: Transcript, edits: Iterable[SegmentEdit]) -> tuple[Transcript, frozenset[int]]:
+@dataclass(frozen=True, slots=True)
+class EditedTranscript:
+    """A transcript with the user's corrections applied, and which segments they changed."""
+
+    transcript: Transcript
+    #: Positions (in ``transcript.segments``) of the corrected segments.
+    edited: frozenset[int]
+
+
+def apply_segment_edits(transcript: Transcript, edits: Iterable[SegmentEdit]) -> EditedTranscript:
     """The transcript with the edits applied, and the positions of the edited segments."""
     matched = match_edits(transcript.segments, edits)
     if not matched:
-        return transcript, frozenset()
+        return EditedTranscript(transcript, frozenset())
     segments = tuple(
         edited_segment(segment, matched[position].text) if position in matched else segment
         for position, segment in enumerate(transcript.segments)
     )
-    return replace(transcript, segments=segments), frozenset(matched)
-
-
-def edited_transcript(service: JobService, store: JobStore, job_id: str, *,
-                      partial: bool = True) -> tuple[Transcript, frozenset[int]]:
-    """A job's transcript with the user's corrections (runs on a worker: it reads the store)."""
-    transcript = service.transcript(job_id, partial=partial)
-    return apply_segment_edits(transcript, store.segment_edits(job_id))
+    return EditedTranscript(replace(transcript, segments=segments), frozenset(matched))

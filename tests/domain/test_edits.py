@@ -5,7 +5,7 @@ from __future__ import annotations
 from sttdesk.domain.exporters import export
 from sttdesk.domain.records import SegmentEdit
 from sttdesk.domain.transcript import Segment, Transcript, Word
-from sttdesk.gui.transcript_edits import apply_segment_edits, edited_segment
+from sttdesk.domain.edits import apply_segment_edits, edited_segment
 
 
 def words(*items: tuple[float, float, str]) -> tuple[Word, ...]:
@@ -32,21 +32,21 @@ def test_same_word_count_keeps_word_times_otherwise_they_are_dropped() -> None:
 
 def test_edits_match_by_start_time_even_after_positions_moved() -> None:
     # The edit was made when the second segment was the first one shown (index 0).
-    result, edited = apply_segment_edits(TRANSCRIPT, [edit(0, 3.0, "Second one, corrected.")])
-    assert edited == frozenset({1})
-    assert [s.text for s in result.segments] == ["Helo world.", "Second one, corrected."]
+    applied = apply_segment_edits(TRANSCRIPT, [edit(0, 3.0, "Second one, corrected.")])
+    assert applied.edited == frozenset({1})
+    assert [s.text for s in applied.transcript.segments] == ["Helo world.", "Second one, corrected."]
 
 
 def test_stale_edits_are_left_out_and_the_newest_edit_wins() -> None:
     stale = edit(0, 1.5, "No segment starts here any more.")
-    result, edited = apply_segment_edits(TRANSCRIPT, [stale, edit(0, 0.0, "Old.", at=1), edit(0, 0.01, "New.", at=2)])
-    assert edited == frozenset({0})
-    assert result.segments[0].text == "New."
-    unchanged, none = apply_segment_edits(TRANSCRIPT, [stale])
-    assert unchanged is TRANSCRIPT and none == frozenset()
+    applied = apply_segment_edits(TRANSCRIPT, [stale, edit(0, 0.0, "Old.", at=1), edit(0, 0.01, "New.", at=2)])
+    assert applied.edited == frozenset({0})
+    assert applied.transcript.segments[0].text == "New."
+    unchanged = apply_segment_edits(TRANSCRIPT, [stale])
+    assert unchanged.transcript is TRANSCRIPT and unchanged.edited == frozenset()
 
 
 def test_exports_carry_the_correction() -> None:
-    result, _ = apply_segment_edits(TRANSCRIPT, [edit(0, 0.0, "Hello world.")])
+    result = apply_segment_edits(TRANSCRIPT, [edit(0, 0.0, "Hello world.")]).transcript
     assert "Hello world." in export(result, "srt")
     assert "Helo" not in export(result, "srt")
