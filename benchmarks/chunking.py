@@ -639,6 +639,18 @@ def merge_quality_table(rows: list[dict[str, Any]]) -> str:
 # --- entry point ------------------------------------------------------------------------
 
 
+def run_timing(work_dir: Path, minutes: float, formats: list[str], repeat: int) -> dict[str, dict[str, Any]]:
+    """Probe + decode + chunk ``minutes`` of speech in each format, ``repeat`` times; summaries by format."""
+    inputs = build_inputs(work_dir, minutes, formats)
+    options: dict[str, Any] = {}  # the defaults users get
+    results: dict[str, dict[str, Any]] = {}
+    for name, path in inputs.items():
+        runs = [measure_in_fresh_process(path, work_dir, options) for _ in range(max(1, repeat))]
+        results[name] = summarise(runs)
+        print(f"{name}: {results[name]['total_s']:.2f} s (median of {len(runs)})", file=sys.stderr)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -662,13 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown format(s): {', '.join(unknown)}")
 
-    inputs = build_inputs(args.work_dir, minutes, formats)
-    options: dict[str, Any] = {}  # the defaults users get
-    results: dict[str, dict[str, Any]] = {}
-    for name, path in inputs.items():
-        runs = [measure_in_fresh_process(path, args.work_dir, options) for _ in range(max(1, repeat))]
-        results[name] = summarise(runs)
-        print(f"{name}: {results[name]['total_s']:.2f} s (median of {len(runs)})", file=sys.stderr)
+    results = run_timing(args.work_dir, minutes, formats, repeat)
     merge_rows = merge_quality_rows(args.work_dir, merge_minutes)
 
     report = {
@@ -704,6 +710,62 @@ def main(argv: list[str] | None = None) -> int:
     print(merge_quality_table(merge_rows))
     print(f"\nWritten to {output}")
     return 0
+
+
+# --- the harness section (python -m benchmarks chunking): the timing half --------------------------
+# (merge quality is the harness's "longform" section, which calls merge_quality_rows)
+
+#: Minutes, formats and measurements per format in the harness's default and --quick sets.
+SECTION_MINUTES, SECTION_FORMATS, SECTION_REPEAT = MINUTES, tuple(FORMATS), 1
+SECTION_QUICK_MINUTES, SECTION_QUICK_FORMATS = 2.0, ("mp3",)
+
+
+def _section_run(ctx: Any) -> dict[str, Any]:
+    minutes = SECTION_QUICK_MINUTES if ctx.quick else SECTION_MINUTES
+    formats = list(SECTION_QUICK_FORMATS if ctx.quick else SECTION_FORMATS)
+    results = run_timing(ctx.work_dir / "chunking", minutes, formats, SECTION_REPEAT)
+    return {
+        "setup": {"models": [], "minutes": minutes, "repeat": SECTION_REPEAT, "formats": formats,
+                  "chunker_options": {k: getattr(v, "value", v)
+                                      for k, v in dataclasses.asdict(ChunkerOptions()).items()},
+                  "targets": {"pipeline_s": TARGET_PIPELINE_SECONDS, "chunk_s": TARGET_CHUNK_SECONDS}},
+        "results": results,
+    }
+
+
+def _section_render(record: dict[str, Any]) -> str:
+    setup = record["setup"]
+    return "\n".join([
+        (f"{setup['minutes']:g} min of speech in each format, each measurement in a fresh process "
+        f"(targets for an hour: whole pipeline < {TARGET_PIPELINE_SECONDS:g} s, chunking < {TARGET_CHUNK_SECONDS:g} s)."),
+        "",
+        timing_table(record["results"]),
+        "",
+        chunk_table(record["results"]),
+    ])
+
+
+def _section_plot(record: dict[str, Any], folder: Path, footer: dict[str, Any]) -> list[Any]:
+    from . import plots
+    from .sections import Plot
+
+    results = record["results"]
+    file = "chunking-time.png"
+    plots.grouped_bars(folder / file, f"Probe + decode + chunk {record['setup']['minutes']:g} min of speech",
+                       list(results), {stage: [r[f"{stage}_s"] for r in results.values()]
+                                       for stage in ("probe", "decode", "chunk", "total")},
+                       ylabel="seconds", footer=plots.footer(footer, record["setup"]))
+    return [Plot(file, "time to probe, decode and chunk by input format")]
+
+
+def _section() -> Any:
+    from .sections import Section
+
+    return Section(name="chunking", title="Audio pipeline: probe, decode and chunk", run=_section_run,
+                   render=_section_render, plot=_section_plot, estimate_s=90.0)
+
+
+SECTION = _section()
 
 
 if __name__ == "__main__":

@@ -59,6 +59,9 @@ from sttdesk.domain.chunks import ChunkSpan, CutKind
 from sttdesk.service.timers import Timers
 from sttdesk.store import JobStore
 
+from . import plots
+from .sections import Plot, RunContext, Section
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MODEL = ModelRef("bench-model", "be" * 32)
@@ -334,6 +337,33 @@ def memory_table(r: RunResult) -> str:
     return "\n".join(lines)
 
 
+def run_benchmark(chunks: int, memory_chunks: int, *, agent_counts: tuple[int, ...] = AGENT_COUNTS,
+                  also_slots: bool = False, chunk_seconds: float = CHUNK_SECONDS, quick: bool = False) -> dict[str, Any]:
+    """Throughput of each shape and the coordinator's memory over ``memory_chunks``; the JSON-ready report."""
+    shapes = [(f"{n} agents", n, 1) for n in agent_counts]
+    if also_slots:
+        shapes += [(f"{n} slots in 1 agent", 1, n) for n in agent_counts if n > 1]
+    results: list[RunResult] = []
+    with tempfile.TemporaryDirectory(prefix="sttdesk-bench-control-") as tmp:
+        for index, (label, processes, slots) in enumerate(shapes):
+            print(f"{label}: {chunks} chunks ...", file=sys.stderr)
+            result = measure(label, processes, slots, chunks, chunk_seconds, Path(tmp) / f"run-{index}")
+            print(f"  {result.chunks_per_second:.0f} chunks/s", file=sys.stderr)
+            results.append(result)
+        print(f"memory: {memory_chunks} chunks through {MEMORY_AGENTS} agents ...", file=sys.stderr)
+        mem = measure("memory", MEMORY_AGENTS, 1, memory_chunks, chunk_seconds, Path(tmp) / "memory",
+                      memory_steps=MEMORY_STEPS)
+    return {
+        "benchmark": "control_plane",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "zmq": zmq.zmq_version(), "pyzmq": zmq.__version__},
+        "quick": quick,
+        "throughput": [asdict(r) for r in results],
+        "memory": asdict(mem),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small counts, for CI")
@@ -350,29 +380,10 @@ def main(argv: list[str] | None = None) -> int:
     memory_chunks = args.memory_chunks or (QUICK_MEMORY_CHUNKS if args.quick else MEMORY_CHUNKS)
     output = args.output or RESULTS_DIR / ("control_plane_quick.json" if args.quick else "control_plane.json")
 
-    shapes = [(f"{n} agents", n, 1) for n in args.agents]
-    if args.also_slots:
-        shapes += [(f"{n} slots in 1 agent", 1, n) for n in args.agents if n > 1]
-    results: list[RunResult] = []
-    with tempfile.TemporaryDirectory(prefix="sttdesk-bench-control-") as tmp:
-        for index, (label, processes, slots) in enumerate(shapes):
-            print(f"{label}: {chunks} chunks ...", file=sys.stderr)
-            result = measure(label, processes, slots, chunks, args.chunk_seconds, Path(tmp) / f"run-{index}")
-            print(f"  {result.chunks_per_second:.0f} chunks/s", file=sys.stderr)
-            results.append(result)
-        print(f"memory: {memory_chunks} chunks through {MEMORY_AGENTS} agents ...", file=sys.stderr)
-        mem = measure("memory", MEMORY_AGENTS, 1, memory_chunks, args.chunk_seconds, Path(tmp) / "memory",
-                      memory_steps=MEMORY_STEPS)
-
-    report = {
-        "benchmark": "control_plane",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "zmq": zmq.zmq_version(), "pyzmq": zmq.__version__},
-        "quick": args.quick,
-        "throughput": [asdict(r) for r in results],
-        "memory": asdict(mem),
-    }
+    report = run_benchmark(chunks, memory_chunks, agent_counts=tuple(args.agents), also_slots=args.also_slots,
+                           chunk_seconds=args.chunk_seconds, quick=args.quick)
+    results = [RunResult(**r) for r in report["throughput"]]
+    mem = RunResult(**report["memory"])
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
@@ -388,6 +399,59 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{r.label}: incidents {trouble}")
     print(f"\nWritten to {output}")
     return 0
+
+
+# --- the harness section (python -m benchmarks control_plane) -----------------------------------
+
+#: Agent counts in the harness's --quick set (16 agent processes take long to start on a busy PC).
+QUICK_AGENT_COUNTS = (1, 4)
+
+
+def _section_run(ctx: RunContext) -> dict[str, Any]:
+    report = run_benchmark(QUICK_CHUNKS if ctx.quick else CHUNKS, QUICK_MEMORY_CHUNKS if ctx.quick else MEMORY_CHUNKS,
+                           agent_counts=QUICK_AGENT_COUNTS if ctx.quick else AGENT_COUNTS)
+    report["setup"] = {
+        "models": [],
+        "engine": "fake (answers at once): only what sttdesk adds around whisper is measured",
+        "chunk_seconds": CHUNK_SECONDS,
+        "memory_agents": MEMORY_AGENTS,
+    }
+    return report
+
+
+def _section_render(record: dict[str, Any]) -> str:
+    results = [RunResult(**r) for r in record["throughput"]]
+    mem = RunResult(**record["memory"])
+    return "\n".join([
+        ("The real coordinator, lease manager and SQLite job store with real agent processes over loopback ZeroMQ, "
+        f"running the fake engine; {CHUNK_SECONDS:g} s chunks."),
+        "",
+        throughput_table(results),
+        "",
+        f"Coordinator process memory over {mem.chunks} chunks ({mem.agents} agents):",
+        "",
+        memory_table(mem),
+    ])
+
+
+def _section_plot(record: dict[str, Any], folder: Path, footer: dict[str, Any]) -> list[Plot]:
+    results = record["throughput"]
+    file = "control-plane.png"
+    plots.horizontal_bars(folder / file, "Chunks dispatched per second (fake engine)",
+                          [r["label"] for r in results], [r["chunks_per_second"] for r in results],
+                          xlabel="chunks per second", footer=plots.footer(footer, record["setup"]),
+                          value_format="{:.0f}")
+    return [Plot(file, "control-plane dispatch rate by number of agents")]
+
+
+SECTION = Section(
+    name="control_plane",
+    title="Control plane: dispatch rate and coordinator memory (fake engine)",
+    run=_section_run,
+    render=_section_render,
+    plot=_section_plot,
+    estimate_s=120.0,
+)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,10 @@ from sttdesk.engine.store import ModelStore
 from tests.conftest import read_transcripts
 from tests.engine.wer import normalize_english, word_error_rate
 
+from . import plots
+from .models import FASTER_WHISPER_LABEL, ct2_model, ggml_model
+from .sections import Plot, RunContext, Section
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RESULT_JSON = RESULTS_DIR / "engine.json"
@@ -735,6 +739,64 @@ def _machine_line(machine: dict[str, Any]) -> str:
         f"pywhispercpp {machine['pywhispercpp']}, faster-whisper {machine['faster_whisper']}, "
         f"CTranslate2 {machine['ctranslate2']}."
     )
+
+
+# --- the harness section (python -m benchmarks engine): the speed comparison ----------------------
+
+#: Variants, thread counts and timed runs in the harness's default and --quick sets.
+SECTION_MODELS, SECTION_THREADS, SECTION_RUNS = DEFAULT_MODELS, "2", 3
+SECTION_QUICK_MODELS, SECTION_QUICK_RUNS, SECTION_QUICK_SECONDS = ("base-q8_0",), 1, 30.0
+
+
+def _section_run(ctx: RunContext) -> dict[str, Any]:
+    names = SECTION_QUICK_MODELS if ctx.quick else SECTION_MODELS
+    models = {name: ggml_model(ctx.models_dir, ctx.work_dir, name) for name in names}
+    fw_dir = ct2_model(ctx.work_dir)
+    args = argparse.Namespace(seconds=SECTION_QUICK_SECONDS if ctx.quick else AUDIO_SECONDS,
+                              threads=SECTION_THREADS, runs=SECTION_QUICK_RUNS if ctx.quick else SECTION_RUNS)
+    record = run_speed(args, models, fw_dir, load_clips())
+    record["setup"] = {
+        "models": [ctx.model_record(name, path) for name, path in models.items()]
+        + [ctx.model_record(FASTER_WHISPER_LABEL, fw_dir)],
+        "threads": SECTION_THREADS,
+        "decoding": record["decoding"],
+        "runs": args.runs,
+    }
+    return record
+
+
+def _section_render(record: dict[str, Any]) -> str:
+    return "\n".join([
+        (f"{record['audio_seconds']:.0f} s of English speech, median of {record['runs']} runs; the sttdesk engine "
+        "(whisper.cpp in a child process, audio over a socket) against pywhispercpp called directly, runs paired."),
+        "",
+        speed_table(record["rows"]),
+        "",
+        (f"Engine overhead (median of paired runs): worst {record['worst_overhead'] * 100:+.1f} % wall-clock, "
+        f"{record['worst_cpu_overhead'] * 100:+.1f} % CPU time (target ≤ {TARGET_OVERHEAD * 100:.0f} %)."),
+    ])
+
+
+def _section_plot(record: dict[str, Any], folder: Path, footer: dict[str, Any]) -> list[Plot]:
+    rows = record["rows"]
+    groups = [f"{row['model']}, {row['threads']} thr" for row in rows]
+    file = "engine-overhead.png"
+    plots.grouped_bars(folder / file, f"{record['audio_seconds']:.0f} s of speech: median seconds", groups,
+                       {"sttdesk engine": [row["engine"]["median_s"] for row in rows],
+                        "pywhispercpp direct": [row["direct"]["median_s"] for row in rows],
+                        "faster-whisper int8": [row["faster_whisper_median_s"] for row in rows]},
+                       ylabel="seconds", footer=plots.footer(footer, record["setup"]))
+    return [Plot(file, "sttdesk engine vs pywhispercpp direct vs faster-whisper per model variant")]
+
+
+SECTION = Section(
+    name="engine",
+    title="Engine overhead: sttdesk's engine process vs pywhispercpp direct, per model variant",
+    run=_section_run,
+    render=_section_render,
+    plot=_section_plot,
+    estimate_s=150.0,
+)
 
 
 if __name__ == "__main__":
