@@ -17,12 +17,13 @@ from .domain.errors import SttdeskError
 from .engine.store import ModelStore
 from .instance import InstanceLock
 from .paths import AppPaths, default_paths
+from .service.agent_directory import AgentDirectory
 from .service.events import EventBus, EventKind, ServiceEvent
 from .service.job_service import JobService
 from .service.local_pool import LocalPool, default_pool_shape
 from .service.preparer import JobPreparer
 from .service.timers import Timers
-from .settings import FALLBACK_MODEL, Settings, load_settings
+from .settings import FALLBACK_MODEL, Settings, load_settings, update_settings_file
 from .store.repository import JobStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class Core:
     coordinator: Coordinator
     pool: LocalPool | None
     timers: Timers
+    #: Remote agents: found on the LAN, or added by address (front ends add/remove them here).
+    agents: AgentDirectory
     _started: bool = field(default=False, repr=False)
     _lock: InstanceLock | None = field(default=None, repr=False)
 
@@ -65,6 +68,7 @@ class Core:
             self.service.resume()
             if self.pool is not None:
                 self.pool.start()
+            self.agents.start()
             self.timers.start()
         except BaseException:
             if self._lock is not None:  # a failed start must not keep others out
@@ -78,6 +82,7 @@ class Core:
         if self._started:
             self._started = False
             self.timers.stop()
+            self.agents.stop()
             if self.pool is not None:
                 self.pool.stop()
             self.coordinator.stop()
@@ -104,6 +109,7 @@ def build_core(
     agent_args: tuple[str, ...] = (),
     agent_log_level: str = "warning",
     foreground: bool = False,
+    discovery: bool | None = None,
     clock: Any = time.time,
 ) -> Core:
     """Build (not start) the core: store, service, coordinator, local pool and timers.
@@ -113,7 +119,8 @@ def build_core(
     checksum, so jobs naming an installed model resolve as with whisper.
     ``agent_args`` go to every local agent's command line as they are (e.g.
     ``("--fake-fail", "engine_crashed")``); ``agent_log_level`` is their
-    ``--log-level``.
+    ``--log-level``. ``discovery`` overrides ``[network] discovery`` (browsing the LAN
+    for agents).
     """
     paths = (paths or default_paths()).ensure()
     settings = settings or load_settings(paths=paths)
@@ -221,8 +228,20 @@ def build_core(
             events.publish(ServiceEvent(kind=EventKind.ALERT, data=alert))
 
     timers = Timers(sweep=coordinator.sweep, purge=purge, check_alerts=check_alerts)
+    agents_directory = AgentDirectory(
+        coordinator, events, manual=settings.network.agents,
+        save_manual=lambda addresses: update_settings_file("network", {"agents": addresses}, paths=paths),
+        browser_factory=_agent_browser if (settings.network.discovery if discovery is None else discovery)
+        else None,
+    )
     return Core(settings=settings, paths=paths, store=store, models=models, events=events,
-                service=service, coordinator=coordinator, pool=pool, timers=timers)
+                service=service, coordinator=coordinator, pool=pool, timers=timers, agents=agents_directory)
+
+
+def _agent_browser(on_change: Any) -> Any:
+    from .cluster.discovery import AgentBrowser
+
+    return AgentBrowser(on_change)
 
 
 def fake_model_args(models: ModelStore) -> tuple[str, ...]:

@@ -151,6 +151,22 @@ class UiSettings:
 
 
 @dataclass(slots=True)
+class NetworkSettings:
+    """Agents on other computers: found on the LAN, or added by address."""
+
+    #: Browse the LAN for agents (zeroconf) and connect to those this app trusts.
+    discovery: bool = True
+    #: Agents added by address (another subnet, a VPN), as "host:port"; reconnected on start.
+    agents: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _check("network", [
+            (all(isinstance(a, str) and a.strip() for a in self.agents), "agents",
+             "must be a list of host:port addresses"),
+        ])
+
+
+@dataclass(slots=True)
 class Settings:
     """Everything configurable, with the seed's defaults."""
 
@@ -161,6 +177,7 @@ class Settings:
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     ui: UiSettings = field(default_factory=UiSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _section_dict(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -361,6 +378,36 @@ def save_settings(settings: Settings, path: Path | None = None, *, paths: AppPat
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(tomli_w.dumps(settings.to_dict()), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def update_settings_file(section: str, values: dict[str, Any], *, path: Path | None = None,
+                         paths: AppPaths | None = None) -> Path:
+    """Change only ``values`` of ``[section]`` in the settings file, keeping the rest as written.
+
+    Unlike :func:`save_settings` this never writes environment overrides or defaults
+    into the file. The result is checked (SettingsError) before it replaces the file.
+    """
+    path = path or settings_path(paths)
+    data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(str(exc), key=str(path)) from exc
+    table = data.setdefault(section, {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"[{section}] must be a table of settings ({path})", key=section)
+    table.update(values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+    try:
+        load_settings(tmp, environ={})
+    except SettingsError:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     return path
 

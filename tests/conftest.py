@@ -37,6 +37,8 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("STTDESK_CONFIG_DIR", str(home / "config"))
     monkeypatch.setenv("STTDESK_CACHE_DIR", str(home / "cache"))
     monkeypatch.setenv("STTDESK_MODELS_DIR", str(home / "models"))
+    # No test browses the real network for agents; the LAN tests turn it on inside namespaces.
+    monkeypatch.setenv("STTDESK_NETWORK__DISCOVERY", "false")
     return home
 
 

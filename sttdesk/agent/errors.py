@@ -75,3 +75,11 @@ class ModelTransferError(AgentError, TransientError):
     code = "model_transfer_failed"
     message_en = "Could not receive the model '{name}' from the coordinator: {detail}"
     message_vi = "Không nhận được mô hình '{name}' từ máy điều phối: {detail}"
+
+
+class AgentInterfaceError(AgentError, PermanentError):
+    """An ``--interface`` choice names no interface or address of this computer."""
+
+    code = "agent_interface_unknown"
+    message_en = "This computer has no network interface or address '{interface}' (interfaces: {known})."
+    message_vi = "Máy này không có giao diện mạng hay địa chỉ '{interface}' (các giao diện: {known})."

@@ -6,9 +6,18 @@ prints one line to stdout::
 
     sttdesk-agent <agent id> listening on tcp://HOST:PORT
 
-(with ``--port 0`` the real port), logs to stderr in a form journald keeps
-well, and on SIGTERM or SIGINT finishes its running chunks (up to ``--grace``
+(with ``--port 0`` the real port), announces itself on the LAN through
+zeroconf (``_sttdesk-agent._tcp.local.``; not when it listens on loopback only,
+nor with ``--no-announce``), keeps a status file in its data folder for
+``sttdesk-agent status``, logs to stderr one line per event with the level name
+(no colours; journald gets syslog priorities), and on SIGTERM or SIGINT
+withdraws its announcement, finishes its running chunks (up to ``--grace``
 seconds), hands the rest back, says goodbye and exits 0.
+
+Where it listens: ``--interface NAME|ADDRESS`` (repeatable) binds those
+interfaces' addresses and announces them; without it, ``--host`` (default
+``*``: every IPv4 address) and the addresses of every interface that is up and
+not loopback are announced.
 
 ``--engine fake`` is a test and benchmark aid: a deterministic engine that needs
 no model file, answers with text derived from the audio (its length and CRC-32),
@@ -29,22 +38,33 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 
 import zmq
 
 from .. import __version__
+from ..announcement import AgentAnnouncement
 from ..domain.errors import SttdeskError
 from ..paths import default_paths
-from ..protocol import DEFAULT_AGENT_PORT
+from ..protocol import DEFAULT_AGENT_PORT, PROTOCOL_VERSION
+from ..security.keys import key_directory, load_or_create_keypair
+from .announce import Announcer
 from .engines import (
     FAKE_FAILURES,
     FakeEngineSettings,
     fake_engine_factory,
     whisper_engine,
 )
-from .identity import make_identity
+from .errors import AgentBindError
+from .identity import AgentIdentity, make_identity
+from .interfaces import (
+    InterfaceAddress,
+    bind_host,
+    default_addresses,
+    resolve_interfaces,
+)
 from .models import (
     ChainedCatalog,
     FixedCatalog,
@@ -56,6 +76,14 @@ from .models import (
 from .parent_watch import watch_parent
 from .provisioning import ModelInstaller
 from .runtime import DEFAULT_GRACE_SECONDS, AgentRuntime
+from .status import (
+    AgentStatusReport,
+    RuntimeStatus,
+    describe,
+    read_status,
+    remove_status,
+    write_status,
+)
 from .transport import agent_endpoint, bound_endpoint, make_agent_socket
 
 log = logging.getLogger("sttdesk.agent")
@@ -68,6 +96,8 @@ MAX_THREADS = 256
 #: Exit codes: 0 clean stop, 1 could not start (bad setup, port taken), 2 bad command line.
 EXIT_OK = 0
 EXIT_FAILED = 1
+#: ``sttdesk-agent status``: the agent is not running (LSB's "program is not running").
+EXIT_NOT_RUNNING = 3
 
 # syslog priorities for journald's "<N>" line prefix.
 _JOURNAL_PRIORITY = {
@@ -79,12 +109,20 @@ _JOURNAL_PRIORITY = {
 }
 
 
-class _JournalFormatter(logging.Formatter):
-    """Prefixes each line with its syslog priority, which journald turns into the entry's level."""
+class _OneLineFormatter(logging.Formatter):
+    """One line per event: a traceback's lines are joined with " | ", so a log reader
+    (journalctl, grep) keeps an error and its cause together."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return " | ".join(line for line in super().format(record).splitlines() if line.strip())
+
+
+class _JournalFormatter(_OneLineFormatter):
+    """Prefixes the line with its syslog priority, which journald turns into the entry's level."""
 
     def format(self, record: logging.LogRecord) -> str:
         priority = _JOURNAL_PRIORITY.get(record.levelno, 6 if record.levelno < logging.WARNING else 4)
-        return "\n".join(f"<{priority}>{line}" for line in super().format(record).splitlines())
+        return f"<{priority}>{super().format(record)}"
 
 
 def _stderr_is_journal() -> bool:
@@ -106,7 +144,7 @@ def setup_logging(level: str) -> None:
     elif sys.stderr.isatty():
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -159,8 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Transcribe audio chunks for sttdesk coordinators on this computer.",
     )
     where = parser.add_argument_group("where to listen")
-    where.add_argument("--host", "--interface", dest="host", default="*",
-                       help="address or network interface name to listen on (default: all, '*')")
+    where.add_argument("--host", default="*",
+                       help="one address to listen on (default '*': every IPv4 address)")
+    where.add_argument("--interface", dest="interfaces", action="append", default=[],
+                       metavar="NAME|ADDRESS",
+                       help="listen and announce on this network interface or address only "
+                            "(repeatable; default: every interface that is up and not loopback)")
+    where.add_argument("--no-announce", action="store_true",
+                       help="do not announce this agent on the LAN (coordinators add it by address)")
     where.add_argument("--port", type=_port, default=DEFAULT_AGENT_PORT,
                        help=f"TCP port (default {DEFAULT_AGENT_PORT}; 0 picks a free one and prints it)")
     where.add_argument("--bind", metavar="ENDPOINT",
@@ -176,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="'whisper' (default) or 'fake', a test and benchmark aid needing no model")
     store = parser.add_argument_group("files and identity")
     store.add_argument("--data-dir", type=Path, default=paths.data_dir,
-                       help=f"where the agent keeps its id (default {paths.data_dir})")
+                       help=f"where the agent keeps its id, keys and status file (default {paths.data_dir})")
     store.add_argument("--models-dir", type=Path, default=paths.models_dir,
                        help=f"installed whisper models (default {paths.models_dir})")
     store.add_argument("--no-model-fetch", action="store_true",
@@ -201,8 +245,90 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_status_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sttdesk-agent status",
+        description="Show whether the agent that keeps its files in DATA_DIR runs, and what it does.",
+    )
+    parser.add_argument("--data-dir", type=Path, default=default_paths().data_dir,
+                        help="the running agent's --data-dir (default: the same default as the agent's)")
+    return parser
+
+
+def status_main(argv: list[str]) -> int:
+    """``sttdesk-agent status``: print the status file; exit 0 when the agent runs, 3 when not."""
+    args = build_status_parser().parse_args(argv)
+    running, lines = describe(read_status(args.data_dir))
+    for line in lines:
+        print(line)
+    return EXIT_OK if running else EXIT_NOT_RUNNING
+
+
+def _listen(context: zmq.Context, args: argparse.Namespace) -> tuple[zmq.Socket, list[str], list[InterfaceAddress]]:
+    """Bind the ROUTER where the options say; returns it, its endpoints and the chosen interfaces.
+
+    Several ``--interface`` addresses share one port: the first bind picks it (``--port 0``).
+    Raises AgentBindError or AgentInterfaceError.
+    """
+    if args.bind:
+        sock = make_agent_socket(context, args.bind)
+        return sock, [bound_endpoint(sock)], []
+    if not args.interfaces:
+        sock = make_agent_socket(context, agent_endpoint(args.host, args.port))
+        return sock, [bound_endpoint(sock)], []
+    chosen = resolve_interfaces(args.interfaces)
+    first, *others = chosen
+    sock = make_agent_socket(context, f"tcp://{bind_host(first)}:{args.port if args.port else '*'}")
+    port = int(bound_endpoint(sock).rsplit(":", 1)[1])
+    for address in others:
+        endpoint = f"tcp://{bind_host(address)}:{port}"
+        try:
+            if address.version == 6:
+                sock.setsockopt(zmq.IPV6, 1)
+            sock.bind(endpoint)
+        except zmq.ZMQError as exc:
+            sock.close(0)
+            raise AgentBindError(exc.strerror, endpoint=endpoint) from exc
+    return sock, [f"tcp://{bind_host(a)}:{port}" for a in chosen], chosen
+
+
+def _announced_addresses(args: argparse.Namespace, chosen: list[InterfaceAddress]):  # type: ignore[no-untyped-def]
+    """What to announce, looked at again at every check (None: do not announce at all)."""
+    if args.no_announce or args.bind:
+        return None
+    if chosen:
+        return lambda: [a for a in chosen if a.usable]
+    if args.host in ("*", "0.0.0.0"):
+        return lambda: default_addresses()
+    try:
+        fixed = resolve_interfaces([args.host])
+    except SttdeskError:
+        return None  # a host name: the agent listens, but there is nothing to announce
+    if not any(a.usable for a in fixed):
+        return None  # loopback (the app's own pool): nobody else could reach it
+    return lambda: [a for a in fixed if a.usable]
+
+
+def _announcement(identity: AgentIdentity, catalog: ModelCatalog, store_catalog: StoreCatalog | None,
+                  args: argparse.Namespace, public_key: str, key_fingerprint: str):  # type: ignore[no-untyped-def]
+    def card() -> AgentAnnouncement:
+        if store_catalog is not None:
+            store_catalog.rescan()  # a model installed by hand or provisioned since the last look
+        return AgentAnnouncement(
+            agent_id=identity.agent_id, name=identity.name, protocol=PROTOCOL_VERSION,
+            version=identity.version, slots=args.slots, threads=args.threads,
+            models=tuple(sorted(m.name for m in catalog.models())), cpu=identity.cpu,
+            public_key=public_key, fingerprint=key_fingerprint,
+        )
+
+    return card
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the agent until it is stopped; the exit code is 0 after a clean stop."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["status"]:
+        return status_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.fake_fail_count < 0:
@@ -211,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
                     args.fake_store)
     if args.engine != "fake" and any(fake_options):
         parser.error("the --fake-* options need --engine fake")
+    if args.interfaces and (args.bind or args.host != "*"):
+        parser.error("--interface cannot be combined with --host or --bind")
     setup_logging(args.log_level)
     if args.exit_with_parent:
         watch_parent(args.exit_with_parent)
@@ -238,29 +366,63 @@ def main(argv: list[str] | None = None) -> int:
         installer = ModelInstaller(args.models_dir, rescan=store_catalog.rescan)
 
     identity = make_identity(args.data_dir, name=args.name, agent_id=args.agent_id)
-    endpoint = args.bind or agent_endpoint(args.host, args.port)
     context = zmq.Context()
     try:
-        sock = make_agent_socket(context, endpoint)
+        keys = load_or_create_keypair(key_directory(args.data_dir))
+        sock, endpoints, chosen = _listen(context, args)
     except SttdeskError as exc:
         log.error("%s", exc.user_message("en"))
         context.term()
         return EXIT_FAILED
+    port = int(endpoints[0].rsplit(":", 1)[1])
+    started = time.time()
+
+    announcer: Announcer | None = None
+    addresses = _announced_addresses(args, chosen)
+    if addresses is not None:
+        announcer = Announcer(
+            _announcement(identity, catalog, store_catalog, args, keys.public.decode("ascii"), keys.fingerprint),
+            port=port, addresses=addresses,
+        )
+    else:
+        log.info("not announcing on the LAN (%s)", "--no-announce" if args.no_announce else "loopback only")
+
+    def on_status(status: RuntimeStatus) -> None:
+        announced = announcer.state() if announcer is not None else None
+        write_status(args.data_dir, AgentStatusReport(
+            agent_id=identity.agent_id, name=identity.name, version=identity.version, pid=os.getpid(),
+            started=started, updated=time.time(), endpoints=tuple(endpoints),
+            announced_as=announced.instance if announced else "",
+            announced_addresses=announced.addresses if announced else (),
+            models=tuple(m.name for m in catalog.models()), runtime=status, fingerprint=keys.fingerprint,
+        ))
 
     runtime = AgentRuntime(
         sock, identity, catalog, factory,
         slots=args.slots, threads=args.threads, grace_seconds=args.grace, installer=installer,
+        on_status=on_status,
     )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received %s", signal.Signals(signum).name)
+        if announcer is not None:
+            announcer.withdraw()  # coordinators stop counting on it at once
         runtime.request_stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    print(f"sttdesk-agent {identity.agent_id} listening on {bound_endpoint(sock)}", flush=True)
-    clean = runtime.run()
+    log.info("agent %s listening on %s (key fingerprint %s)", identity.agent_id, ", ".join(endpoints),
+             keys.fingerprint)
+    print(f"sttdesk-agent {identity.agent_id} listening on {endpoints[0]}", flush=True)
+    if announcer is not None:
+        announcer.start()
+    try:
+        clean = runtime.run()
+    finally:
+        if announcer is not None:
+            announcer.stop()
+        remove_status(args.data_dir, os.getpid())
     if clean:
         context.term()
         return EXIT_OK

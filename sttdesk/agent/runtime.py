@@ -24,6 +24,7 @@ another inproc PULL socket only this thread reads).
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import time
@@ -45,6 +46,7 @@ from ..protocol import (
     Heartbeat,
     Hello,
     Message,
+    MessageKind,
     ModelPiece,
     ProtocolError,
     Ready,
@@ -60,6 +62,7 @@ from .models import ModelCatalog
 from .peers import Peer, PeerTable, Task
 from .provisioning import OUT_MODELS, OUT_SEND, ModelFetcher, ModelInstaller
 from .slots import Slot
+from .status import STATUS_SECONDS, CoordinatorStatus, RuntimeStatus
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +135,12 @@ class AgentRuntime:
         max_queued_bytes_per_peer: int = MAX_QUEUED_BYTES_PER_PEER,
         installer: ModelInstaller | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_status: Callable[[RuntimeStatus], None] | None = None,
+        status_interval: float = STATUS_SECONDS,
     ) -> None:
-        """``installer``: where models fetched from coordinators go; None fetches none."""
+        """``installer``: where models fetched from coordinators go; None fetches none.
+        ``on_status`` gets a snapshot every ``status_interval`` seconds, on the loop's thread.
+        """
         if slots < 1 or threads < 1:
             raise ValueError("an agent needs at least one slot and one thread")
         self._router = sock
@@ -148,6 +155,10 @@ class AgentRuntime:
         self._max_queued = max_queued_per_peer
         self._max_queued_bytes = max_queued_bytes_per_peer
         self._clock = clock
+        self._on_status = on_status
+        self._status_interval = status_interval
+        self._results_sent = 0
+        self._failures_sent = 0
         self._peers = PeerTable()
         self._slots: list[Slot] = []
         self._rejects = _LimitedWarnings("rejected message(s)", clock)
@@ -227,7 +238,7 @@ class AgentRuntime:
             self._identity.name, self._identity.agent_id, self._slot_count, self._threads,
             ", ".join(m.name for m in self._catalog.models()) or "none",
         )
-        next_beat = self._clock()
+        next_beat = next_status = self._clock()
         try:
             while not self._finished:
                 now = self._clock()
@@ -254,6 +265,9 @@ class AgentRuntime:
                     self._finish_if_drained(now)
                 self._rejects.flush()
                 self._drops.flush()
+                if self._on_status is not None and now >= next_status:
+                    next_status = now + self._status_interval
+                    self._report_status(now)
         finally:
             clean = self._close(outbox, fetched)
         return clean
@@ -366,8 +380,29 @@ class AgentRuntime:
             elif lease_id in peer.cancelled:
                 peer.cancelled.discard(lease_id)
                 log.info("result of lease %s dropped: it was cancelled", lease_id)
-            else:
-                self._send_frames(peer.routing_id, frames[1:])
+            elif self._send_frames(peer.routing_id, frames[1:]):
+                if _is_failure(frames[1]):
+                    self._failures_sent += 1
+                else:
+                    self._results_sent += 1
+
+    def _report_status(self, now: float) -> None:
+        assert self._on_status is not None
+        status = RuntimeStatus(
+            slots=self._slot_count, threads=self._threads,
+            busy=sum(1 for s in self._slots if s.task is not None),
+            queued=self._peers.queued_count(),
+            coordinators=tuple(
+                CoordinatorStatus(name=p.name, coordinator_id=p.coordinator_id, queued=len(p.queued),
+                                  running=len(p.running), silent_seconds=round(max(0.0, now - p.last_seen), 1))
+                for p in self._peers
+            ),
+            results_sent=self._results_sent, failures_sent=self._failures_sent, stopping=self._draining,
+        )
+        try:
+            self._on_status(status)
+        except Exception:
+            log.exception("status report failed")
 
     def _collect_fetcher(self, fetched: zmq.Socket) -> None:
         while True:
@@ -557,3 +592,11 @@ class AgentRuntime:
     def _fail(self, routing_id: bytes, work: Work, error: SttdeskError) -> None:
         self._send(routing_id, Failure(lease_id=work.lease_id, job_id=work.job_id, chunk_id=work.chunk_id,
                                        attempt=work.attempt, error=ErrorInfo.from_error(error)))
+
+
+def _is_failure(header: bytes) -> bool:
+    """Whether a slot's reply (its encoded header frame) is a FAILURE rather than a RESULT."""
+    try:
+        return json.loads(header).get("kind") == MessageKind.FAILURE.value
+    except (ValueError, AttributeError):
+        return False

@@ -26,6 +26,7 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
+    from .agents import agents
     from .config import config
     from .gui import gui
     from .jobs import jobs
@@ -33,7 +34,7 @@ def _register() -> None:
     from .serve import serve
     from .transcribe import transcribe
 
-    for command in (gui, transcribe, jobs, models, config, serve):
+    for command in (gui, transcribe, jobs, models, config, serve, agents):
         cli.add_command(command)
 
 

@@ -30,8 +30,16 @@ class EventKind(str, Enum):
     CHUNK_FAILED = "chunk_failed"
     JOB_FINISHED = "job_finished"
     JOB_REMOVED = "job_removed"
+    #: An agent said READY (connected, or back after a restart or a network blip).
     AGENT_SEEN = "agent_seen"
+    #: A connected agent missed its heartbeats.
     AGENT_LOST = "agent_lost"
+    #: An agent announced itself on the LAN (data: its announcement, ``trusted``).
+    AGENT_FOUND = "agent_found"
+    #: A LAN agent's announcement changed (``moved``: a new address or port, e.g. after a restart).
+    AGENT_UPDATED = "agent_updated"
+    #: A LAN agent withdrew its announcement (``still_connected``: it keeps working regardless).
+    AGENT_VANISHED = "agent_vanished"
     #: A monitoring threshold was crossed.
     ALERT = "alert"
 
