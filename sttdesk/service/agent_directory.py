@@ -228,13 +228,16 @@ class AgentDirectory:
                 return
             old = self._found.get(agent.agent_id)
             self._found[agent.agent_id] = agent
-            moved = old is not None and old.endpoint != agent.endpoint
+            # Compare with the connection, not only the last announcement: an agent that
+            # withdrew while still connected comes back "found" on its new address.
+            previous = self._connected.get(agent.agent_id) or (old.endpoint if old is not None else "")
+            moved = bool(previous) and previous != agent.endpoint
             if moved:
                 self._disconnect(agent.agent_id)
             trusted = self._apply_trust(agent)
             event = EventKind.AGENT_FOUND if old is None else EventKind.AGENT_UPDATED
             data = {**agent.to_dict(), "trusted": trusted, "moved": moved,
-                    "previous_endpoint": old.endpoint if old is not None else ""}
+                    "previous_endpoint": previous if moved else ""}
         self._events.publish(ServiceEvent(kind=event, data=data))
 
     def _vanished(self, agent: Any) -> None:

@@ -229,3 +229,16 @@ def test_cli_adds_lists_and_removes_agents_by_address(isolated_dirs: Path, capsy
     assert main(["agents", "remove", "10.9.8.7"]) == 0
     assert main(["agents", "remove", "10.9.8.7"]) == 1
     assert load_settings(environ={}).network.agents == []
+
+
+def test_an_agent_that_withdrew_while_connected_is_followed_when_found_elsewhere(bus: EventBus) -> None:
+    events = Events(bus)
+    directory, coordinator, _, browser = make(bus)
+    browser.on_change("found", agent("pc1", "10.0.0.5"))
+    browser.on_change("lost", agent("pc1", "10.0.0.5"))  # still ready: the link is kept
+    browser.on_change("found", agent("pc1", "10.0.0.6"))
+    again = events.wait(EventKind.AGENT_FOUND, 2)[1].data
+    assert again["moved"] is True and again["previous_endpoint"] == "tcp://10.0.0.5:7878"
+    assert coordinator.calls == [("add", "tcp://10.0.0.5:7878"), ("remove", "tcp://10.0.0.5:7878"),
+                                 ("add", "tcp://10.0.0.6:7878")]
+    assert [f.connected_endpoint for f in directory.found()] == ["tcp://10.0.0.6:7878"]
