@@ -358,12 +358,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         catalog = store_catalog = StoreCatalog(args.models_dir)
         factory = whisper_engine
-        if not catalog.models():
-            log.warning("no models installed in %s: they are fetched from coordinators as needed",
-                        args.models_dir)
     installer = None
     if store_catalog is not None and not args.no_model_fetch:
         installer = ModelInstaller(args.models_dir, rescan=store_catalog.rescan)
+    if args.engine != "fake" and not catalog.models():
+        log.warning("no models installed in %s: %s", args.models_dir,
+                    "they are fetched from coordinators as needed" if installer
+                    else "every chunk will fail until one is")
 
     identity = make_identity(args.data_dir, name=args.name, agent_id=args.agent_id)
     context = zmq.Context()

@@ -38,6 +38,9 @@ class AgentLink:
     lost: bool = False
     #: The agent process's run id from READY: a new one means it restarted.
     session: str | None = None
+    #: Measured speed: seconds of audio one slot transcribes per second of engine time,
+    #: smoothed over its results; None until its first result.
+    speed: float | None = None
 
     @property
     def ready(self) -> bool:

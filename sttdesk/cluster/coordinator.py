@@ -69,6 +69,8 @@ class AgentStatus:
     last_seen: float | None
     #: The agent process's run id from its last READY (a new one: it restarted).
     session: str | None = None
+    #: Measured speed: audio seconds per second per slot (None before its first result).
+    speed: float | None = None
 
 
 class _WarningBudget:
@@ -569,8 +571,11 @@ class Coordinator:
         elif isinstance(message, wire.Result):
             self._on_result(link, message)
         elif isinstance(message, wire.Failure):
-            self._leases.fail(link, lease_id=message.lease_id, chunk_id=message.chunk_id,
-                              attempt=message.attempt, error=AttemptError.from_dict(message.error.to_dict()))
+            settled = self._leases.fail(link, lease_id=message.lease_id, chunk_id=message.chunk_id,
+                                        attempt=message.attempt,
+                                        error=AttemptError.from_dict(message.error.to_dict()))
+            if settled:
+                self._cancel_rivals(message.chunk_id)  # a copy of a failed attempt is pointless
             self._dispatch_due = True
             self._on_event("chunk_attempt_failed", {"job_id": message.job_id,
                                                     "chunk_id": message.chunk_id,
@@ -655,6 +660,9 @@ class Coordinator:
             result=message.result.to_dict(), engine_seconds=message.engine_seconds,
             agent_seconds=message.agent_seconds,
         )
+        if outcome.accepted:
+            # The first answer wins: a speculative copy (or the original) still out is cancelled.
+            self._cancel_rivals(message.chunk_id)
         self._dispatch_due = True
         self._on_event("chunk_result", {"job_id": message.job_id, "chunk_id": message.chunk_id,
                                         "agent_id": link.agent_id, "outcome": outcome})
@@ -671,7 +679,14 @@ class Coordinator:
                 link.leases.discard(lease.lease_id)
                 # The agent may still be at it: its result would be dropped anyway.
                 self._send(lease.endpoint, wire.Cancel(lease_id=lease.lease_id))
+            self._cancel_rivals(lease.chunk_id)
         self._leases.wake_retries()
+
+    def _cancel_rivals(self, chunk_id: int) -> None:
+        """Tell the holders of other leases on a settled chunk to drop the work."""
+        for rival in self._leases.take_rivals(chunk_id, self._links.values()):
+            log.info("chunk %s is settled: lease %s on %s cancelled", chunk_id, rival.lease_id, rival.endpoint)
+            self._send(rival.endpoint, wire.Cancel(lease_id=rival.lease_id))
 
     def _cancel_job(self, job_id: str) -> None:
         for lease_id in self._leases.leases_of_job(job_id):
@@ -687,7 +702,11 @@ class Coordinator:
         links = [link for link in self._links.values() if link.free_slots > 0]
         if not links:
             return
-        for link, order in self._leases.assign(links):
+        orders = self._leases.assign(links)
+        if any(link.free_slots for link in links):
+            # Nothing more is waiting for these slots: the tail of a job may use them.
+            orders += self._leases.speculate(self._links.values())
+        for link, order in orders:
             try:
                 frames = wire.encode(work_message(order))
             except ProtocolError as exc:
@@ -706,6 +725,7 @@ class Coordinator:
                 endpoint=link.endpoint, agent_id=link.agent_id, name=link.name, local=link.local,
                 ready=link.ready, slots=link.slots, busy=len(link.leases), threads=link.threads,
                 models=tuple(sorted(link.models)), last_seen=link.last_seen, session=link.session,
+                speed=link.speed,
             )
             for link in self._links.values()
         ]

@@ -1,5 +1,13 @@
 """Leases: which chunk goes to which agent, and what happens when an attempt ends.
 
+It also measures each agent's speed from its results and uses it at the tail
+of a job (:meth:`LeaseManager.speculate`): when nothing waits and an agent is
+idle, a chunk a slower agent is still working on is copied to the idle one if
+it would finish clearly sooner there. The copy runs under a lease id known only
+here; whichever answer comes first completes the chunk under the store's lease
+(the store keeps one result, and a late one is a duplicate it drops), and the
+other is cancelled (:meth:`LeaseManager.take_rivals`).
+
 This is the coordinator's decision logic, kept free of sockets so it can be
 tested on its own: the ZeroMQ loop in :mod:`sttdesk.cluster.coordinator` feeds
 it what it hears and sends what it returns. Every change goes through the
@@ -38,6 +46,12 @@ LEASE_GRACE_SECONDS = 5.0
 MAX_DISPATCH_SCAN = 1024
 #: Error codes that mean "the attempt ran out of time": the next lease gets a longer deadline.
 TIMEOUT_CODES = frozenset({"engine_timeout", "lease_expired"})
+#: Weight of the newest result in an agent's measured speed (the rest is its history).
+SPEED_SMOOTHING = 0.3
+#: A speculative copy must be expected to finish at least this many seconds sooner ...
+SPECULATION_MIN_GAIN_SECONDS = 1.0
+#: ... with the idle agent's own estimate padded by this fraction (sending, start-up, noise).
+SPECULATION_MARGIN = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +87,24 @@ class _Lease:
     attempt: int
     job_id: str
     #: The agent holding it.
+    endpoint: str
+    #: Its agent's id.
+    agent_id: str | None = None
+    #: Seconds of audio in the chunk.
+    audio_seconds: float = 0.0
+    #: Clock time it was handed out.
+    started: float = 0.0
+    #: For a speculative copy: the store's lease it copies (None for a store lease).
+    copy_of: str | None = None
+    #: For a speculative copy: the agent holding that store lease.
+    copy_of_agent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RivalLease:
+    """A lease on a chunk that is settled now: its holder should drop the work."""
+
+    lease_id: str
     endpoint: str
 
 
@@ -164,7 +196,9 @@ class LeaseManager:
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         lease_grace_seconds: float = LEASE_GRACE_SECONDS,
         max_dispatch_scan: int = MAX_DISPATCH_SCAN,
+        speculation: bool = True,
     ) -> None:
+        """``speculation``: copy stragglers' chunks to idle faster agents at a job's tail (see speculate)."""
         self._store = store
         self._read_audio = read_audio
         self._resolve_model = resolve_model
@@ -174,6 +208,7 @@ class LeaseManager:
         self._on_event = on_event or (lambda kind, data: None)
         self._grace = lease_grace_seconds
         self._max_scan = max_dispatch_scan
+        self._speculation = speculation
         #: Leases this coordinator handed out, by lease id (kept apart from the store, so a
         #: deleted job's leases can still be taken back from their agents).
         self._leases: dict[str, _Lease] = {}
@@ -256,7 +291,8 @@ class LeaseManager:
             self._settle_failure(leased, lease_id, audio_unreadable(detail), now)
             return None
         agent.leases.add(lease_id)
-        self._leases[lease_id] = _Lease(leased.id, leased.attempt, job.id, agent.endpoint)
+        self._leases[lease_id] = _Lease(leased.id, leased.attempt, job.id, agent.endpoint, agent_id=agent.agent_id,
+                                        audio_seconds=leased.end - leased.start, started=now)
         self._on_event("chunk_leased", {"job_id": job.id, "chunk_id": leased.id,
                                         "agent_id": agent.agent_id, "attempt": leased.attempt})
         # The agent matches name *and* sha256: name the exact file it announced.
@@ -272,6 +308,109 @@ class LeaseManager:
             audio=audio,
             audio_seconds=leased.end - leased.start,
         )
+
+    # --- the tail of a job: speculative copies -------------------------------
+
+    def speculate(self, agents: Iterable[AgentLink]) -> list[tuple[AgentLink, WorkOrder]]:
+        """Copy stragglers' chunks to idle agents that would finish them clearly sooner.
+
+        Only when no chunk is waiting (a free slot takes waiting work first), only
+        between agents whose speeds have been measured, and at most one copy per chunk.
+        A chunk's time left on its holder is estimated from the holder's measured speed
+        (a chunk already past that estimate is assumed to need as long again as it is
+        late). A holder not measured yet is given the benefit of the doubt: a stuck or
+        dead agent is the lease deadline's and the heartbeats' business, not this one's.
+        """
+        if not self._speculation:
+            return []
+        agents = list(agents)
+        idle = [a for a in agents if a.free_slots > 0 and a.speed]
+        if not idle or not self._leases:
+            return []
+        now = self._clock()
+        if self._store.dispatchable_chunks(limit=1, now=now):
+            return []
+        by_endpoint = {a.endpoint: a for a in agents}
+        copied = {entry.copy_of for entry in self._leases.values() if entry.copy_of is not None}
+        stragglers = sorted(
+            ((self._time_left(entry, by_endpoint.get(entry.endpoint), now), lease_id, entry)
+             for lease_id, entry in self._leases.items()
+             if entry.copy_of is None and lease_id not in copied
+             and (holder := by_endpoint.get(entry.endpoint)) is not None and holder.speed),
+            key=lambda item: -item[0],
+        )
+        orders: list[tuple[AgentLink, WorkOrder]] = []
+        for left, lease_id, entry in stragglers:
+            choices = [
+                (entry.audio_seconds / a.speed * (1.0 + SPECULATION_MARGIN), a)
+                for a in idle if a.free_slots > 0 and a.endpoint != entry.endpoint and a.speed
+            ]
+            choices = [(eta, a) for eta, a in choices if eta + SPECULATION_MIN_GAIN_SECONDS < left]
+            if not choices:
+                continue
+            eta, agent = min(choices, key=lambda choice: choice[0])
+            order = self._copy(agent, lease_id, entry, now)
+            if order is not None:
+                log.info("chunk %s of job %s: copied to %s (about %.1f s there, %.1f s left on %s)",
+                         entry.chunk_id, entry.job_id, agent.name or agent.endpoint, eta, left, entry.endpoint)
+                orders.append((agent, order))
+        return orders
+
+    @staticmethod
+    def _time_left(entry: _Lease, holder: AgentLink | None, now: float) -> float:
+        elapsed = max(0.0, now - entry.started)
+        if holder is None or not holder.speed:
+            return 0.0
+        expected = entry.audio_seconds / holder.speed
+        return max(expected - elapsed, elapsed - expected)
+
+    def _copy(self, agent: AgentLink, lease_id: str, entry: _Lease, now: float) -> WorkOrder | None:
+        chunk = self._store.get_chunk(entry.chunk_id)
+        if chunk is None or chunk.state is not ChunkState.LEASED or chunk.lease_id != lease_id:
+            return None
+        job = self._store.find_job(entry.job_id)
+        if job is None:
+            return None
+        model = self._resolve_model(job.model_name)
+        if not agent.has_model(model.name, model.sha256):
+            return None
+        try:
+            audio = self._read_audio(job, chunk)
+        except (OSError, SttdeskError):
+            return None  # the original goes on; its own attempt reports the problem if it has it
+        copy_id = uuid.uuid4().hex[:16]
+        agent.leases.add(copy_id)
+        self._leases[copy_id] = _Lease(chunk.id, chunk.attempt, job.id, agent.endpoint, agent_id=agent.agent_id,
+                                       audio_seconds=entry.audio_seconds, started=now, copy_of=lease_id,
+                                       copy_of_agent_id=chunk.lease_agent_id)
+        self._on_event("chunk_speculated", {"job_id": job.id, "chunk_id": chunk.id, "agent_id": agent.agent_id,
+                                            "holder_agent_id": chunk.lease_agent_id, "attempt": chunk.attempt})
+        exact = ModelRef(name=model.name, sha256=model.sha256 or agent.models.get(model.name) or None)
+        return WorkOrder(lease_id=copy_id, job_id=job.id, chunk_id=chunk.id, attempt=chunk.attempt, model=exact,
+                         options=dict(job.decode_options or {}), deadline_seconds=chunk.deadline_seconds,
+                         audio=audio, audio_seconds=entry.audio_seconds)
+
+    def take_rivals(self, chunk_id: int, agents: Iterable[AgentLink] = ()) -> list[RivalLease]:
+        """Every lease of ours still out on ``chunk_id``, now settled: off the books, to be cancelled.
+
+        Their slots in ``agents`` are freed at once (the agents drop cancelled work without a reply).
+        """
+        links = {a.endpoint: a for a in agents}
+        rivals = [RivalLease(lease_id, entry.endpoint) for lease_id, entry in self._leases.items()
+                  if entry.chunk_id == chunk_id]
+        for rival in rivals:
+            del self._leases[rival.lease_id]
+            link = links.get(rival.endpoint)
+            if link is not None:
+                link.leases.discard(rival.lease_id)
+        return rivals
+
+    def _measure(self, agent: AgentLink, entry: _Lease | None, engine_seconds: float) -> None:
+        """Fold one result's speed (audio seconds per engine second) into the agent's."""
+        if entry is None or engine_seconds <= 0 or entry.audio_seconds <= 0:
+            return
+        sample = entry.audio_seconds / engine_seconds
+        agent.speed = sample if agent.speed is None else (1 - SPEED_SMOOTHING) * agent.speed + SPEED_SMOOTHING * sample
 
     def starved_models(self) -> tuple[ModelRef, ...]:
         """Models (with their sha256) that chunks waited for in the last hand-out, no free agent having them."""
@@ -300,37 +439,61 @@ class LeaseManager:
     # --- outcomes ------------------------------------------------------------
 
     def forget(self, agent: AgentLink, lease_id: str) -> tuple[int, int] | None:
-        """Drop a lease of ``agent`` from the books; its (chunk id, attempt) if it was ours.
+        """Drop a lease of ``agent`` from the books; its (chunk id, attempt) if it was a store lease of ours.
 
         A lease id that another agent holds is left alone: a confused or hostile peer
-        must not be able to free another agent's credit.
+        must not be able to free another agent's credit. A speculative copy is dropped
+        too, but gives None: the store never heard of it.
         """
+        entry = self._take(agent, lease_id)
+        if entry is None or entry.copy_of is not None:
+            return None
+        return entry.chunk_id, entry.attempt
+
+    def _take(self, agent: AgentLink, lease_id: str) -> _Lease | None:
         agent.leases.discard(lease_id)
         entry = self._leases.get(lease_id)
         if entry is None or entry.endpoint != agent.endpoint:
             return None
         del self._leases[lease_id]
-        return entry.chunk_id, entry.attempt
+        return entry
 
     def complete(self, agent: AgentLink, *, lease_id: str, chunk_id: int, attempt: int,
                  result: dict[str, Any], engine_seconds: float, agent_seconds: float) -> CompletionOutcome:
-        """Store a chunk's result; a late or duplicate reply is dropped by the store."""
-        self.forget(agent, lease_id)
+        """Store a chunk's result; a late or duplicate reply is dropped by the store.
+
+        The result of a speculative copy completes the chunk under the store's lease it
+        copies (credited to the agent that ran it). Call :meth:`take_rivals` after an
+        accepted result: the other copy of the work is no longer wanted.
+        """
+        entry = self._take(agent, lease_id)
+        self._measure(agent, entry, engine_seconds)
+        store_lease, holder = lease_id, None
+        if entry is not None and entry.copy_of is not None:
+            store_lease, holder = entry.copy_of, entry.copy_of_agent_id
         return self._store.complete_chunk(
             chunk_id,
-            lease_id=lease_id,
+            lease_id=store_lease,
             attempt=attempt,
             result_json=json.dumps(result, ensure_ascii=False),
             agent_id=agent.agent_id,
             engine_seconds=engine_seconds,
             agent_seconds=agent_seconds,
             now=self._clock(),
+            lease_agent_id=holder,
         )
 
     def fail(self, agent: AgentLink, *, lease_id: str, chunk_id: int, attempt: int,
              error: AttemptError) -> bool:
-        """Settle an attempt the agent reported as failed; False if the report was stale (dropped)."""
-        self.forget(agent, lease_id)
+        """Settle an attempt the agent reported as failed; False if the report was stale (dropped).
+
+        A speculative copy that failed only frees its slot: the original goes on.
+        """
+        entry = self._take(agent, lease_id)
+        if entry is not None and entry.copy_of is not None:
+            log.info("speculative copy of chunk %s failed on %s (%s); the original goes on",
+                     chunk_id, agent.name or agent.endpoint, error.code)
+            return False
         chunk = self._store.get_chunk(chunk_id)
         if (chunk is None or chunk.state is not ChunkState.LEASED or chunk.lease_id != lease_id
                 or chunk.attempt != attempt or chunk.lease_agent_id != agent.agent_id):

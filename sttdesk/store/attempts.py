@@ -16,7 +16,13 @@ from sqlalchemy.engine import Connection
 
 from ..domain.chunks import ChunkSpan
 from ..domain.jobs import ChunkState, JobState, check_chunk_transition
-from ..domain.records import ChunkRecord, CompletionOutcome, DropReason, ErrorInfo, EventKind
+from ..domain.records import (
+    ChunkRecord,
+    CompletionOutcome,
+    DropReason,
+    ErrorInfo,
+    EventKind,
+)
 from .chunks import check_span, fetch_chunk, fetch_chunks, spans_meet
 from .errors import InvalidStoreValueError, StoreError
 from .events import insert_event
@@ -37,7 +43,10 @@ def _check_lease_key(lease_id: str, attempt: int) -> None:
 
 
 def _drop_reason(chunk: ChunkRecord, *, lease_id: str, attempt: int, agent_id: str) -> DropReason | None:
-    """Why a reply for (chunk, attempt, lease) cannot be accepted; None if it can."""
+    """Why a reply for (chunk, attempt, lease) cannot be accepted; None if it can.
+
+    ``agent_id`` is the agent the lease was given to.
+    """
     if attempt < chunk.attempt:
         return DropReason.SUPERSEDED
     if attempt > chunk.attempt:
@@ -63,10 +72,17 @@ def complete(
     engine_seconds: float | None,
     agent_seconds: float | None,
     now: float,
+    lease_agent_id: str | None = None,
 ) -> CompletionOutcome:
-    """LEASED → DONE for the reply of the current lease; any other reply is dropped and logged."""
+    """LEASED → DONE for the reply of the current lease; any other reply is dropped and logged.
+
+    ``agent_id`` did the work. ``lease_agent_id`` is the agent holding the lease when
+    that is another one (a speculative copy of a straggler's chunk finished first):
+    the lease is checked against it, the result and counters go to ``agent_id``.
+    """
     _check_lease_key(lease_id, attempt)
     check_text_id(agent_id, "agent id")
+    holder = agent_id if lease_agent_id is None else check_text_id(lease_agent_id, "lease agent id")
     check_json_object_text(result_json, field="result")
     engine_seconds = _optional_seconds(engine_seconds, "engine_seconds")
     agent_seconds = _optional_seconds(agent_seconds, "agent_seconds")
@@ -74,7 +90,7 @@ def complete(
     reason = (
         DropReason.UNKNOWN_CHUNK
         if chunk is None
-        else _drop_reason(chunk, lease_id=lease_id, attempt=attempt, agent_id=agent_id)
+        else _drop_reason(chunk, lease_id=lease_id, attempt=attempt, agent_id=holder)
     )
     if chunk is None or reason is not None:
         insert_event(
@@ -145,6 +161,7 @@ def complete(
             "seconds": round(lease_seconds, 4),
             "engine_seconds": engine_seconds,
             "agent_seconds": agent_seconds,
+            **({"speculative_for": holder} if holder != agent_id else {}),
         },
     )
     job_completed = settle_job(conn, chunk.job_id, now=now) is JobState.COMPLETED

@@ -266,8 +266,12 @@ class JobStore:
         engine_seconds: float | None = None,
         agent_seconds: float | None = None,
         now: float | None = None,
+        lease_agent_id: str | None = None,
     ) -> CompletionOutcome:
-        """Accept the reply of the chunk's current lease, or drop it (logged as ``reply_dropped``)."""
+        """Accept the reply of the chunk's current lease, or drop it (logged as ``reply_dropped``).
+
+        ``lease_agent_id``: the lease's holder, when ``agent_id`` ran a speculative copy of it.
+        """
         at = self._now(now)
         with self._db.write() as conn:
             outcome = attempts.complete(
@@ -280,6 +284,7 @@ class JobStore:
                 engine_seconds=engine_seconds,
                 agent_seconds=agent_seconds,
                 now=at,
+                lease_agent_id=lease_agent_id,
             )
         if not outcome.accepted:
             log.info("Dropped reply for chunk %s attempt %s from %s: %s", chunk_id, attempt, agent_id, outcome.reason)
