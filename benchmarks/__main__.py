@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
             write_report(results, sections, results_file=path, docs_file=docs_file)
         return results
 
+    if previous and previous.get("quick") == args.quick:
+        # Sections measured earlier today on this machine can be reused (scaling takes pipeline's 10 min).
+        ctx.earlier.update({name: record for name, record in previous["sections"].items() if "error" not in record})
     run = run_sections(chosen, ctx, command=command.strip(), on_progress=save)
     save(run)
     print(f"Results: {path} ({run['wall_s'] / 60:.1f} min)")

@@ -381,7 +381,6 @@ def run_benchmark(minutes: float, work_dir: Path, models_dir: Path, *, seed: int
         "best_sttdesk": best_sttdesk and best_sttdesk.name,
         "ratio": None if ratio is None else round(ratio, 3),
         "meets_target": None if ratio is None else ratio <= TARGET_RATIO,
-        "load_average_before": {label: round(value, 2) for label, value in loads.items()},
         "runs": [asdict(run) for run in runs],
     }
 
@@ -399,8 +398,9 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [(f"Best sttdesk ({report['best_sttdesk']}): {report['ratio']:.2f}x the best single-process run "
                   f"({report['best_single']}) on {seconds / 60:.1f} min; target <= {report['target_ratio']:.2f}x: "
                   f"{'met' if report['meets_target'] else 'NOT met'}."), ""]
-    lines += ["Load average before each run: "
-              + ", ".join(f"{label} {value:.1f}" for label, value in report["load_average_before"].items()), ""]
+    lines += ["Load average (1 min) before each run: "
+              + ", ".join(f"{run.name} {run.details['load_average_before']:.1f}" for run in runs
+                          if "load_average_before" in run.details), ""]
     if any("chunks" in run.details for run in runs):
         lines += ["Where sttdesk's time went:", "", breakdown_table(runs)]
     return "\n".join(lines)

@@ -147,7 +147,12 @@ def render_report(results: Mapping[str, Any], sections: Mapping[str, Section], *
         if "error" in record:
             lines += [f"**This section failed in this run**: `{record['error']}`", ""]
             continue
-        lines += [section.render(record), ""]
+        try:
+            lines += [section.render(record), ""]
+        except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as exc:
+            # A record from an older layout must not cost the rest of the report.
+            log.warning("cannot render %s: %s", name, exc)
+            lines += [f"**This section's record could not be rendered**: `{type(exc).__name__}: {exc}`", ""]
         drawn: list[Plot] = []
         if section.plot:
             try:
