@@ -57,6 +57,8 @@ AGENT_COUNTS = (1, 2, 4, 8)
 #: Delay added to every packet a host sends (ms).
 DELAY_MS = 5.0
 AGENT_PORT = 7878
+#: Where the delaying relay listens in each agent's namespace (when netem is missing).
+RELAY_PORT = 7879
 #: Chunks in the dispatch job, and in the time-to-finish job (full and quick).
 DISPATCH_CHUNKS, QUICK_DISPATCH_CHUNKS = 800, 160
 FINISH_CHUNKS, QUICK_FINISH_CHUNKS = 64, 16
@@ -83,8 +85,10 @@ class Network:
         self.reason: str | None = None
         self.lan: Any = None
         self.delay_ms = 0.0
-        #: Why the links have no delay although one was asked for (no netem in this kernel...).
+        #: Why the links have no netem delay although one was asked for (no netem in this kernel...).
         self.delay_missing: str | None = None
+        #: Then the delay each way added by a user-space relay in front of every agent instead.
+        self.relay_ms = 0.0
         from tests.lan.netns import LanError, OfficeLan, netem_available, unavailable_reason
 
         self.reason = unavailable_reason()
@@ -101,7 +105,11 @@ class Network:
                     for host in hosts:
                         self.lan.delay(host, 0)
                     self.delay_missing = str(exc).rsplit(": ", 1)[-1]
-                    print(f"no netem delay on the links: {self.delay_missing}", file=sys.stderr)
+            if self.delay_missing:
+                # The same latency from a relay in each agent's namespace (tests/lan/delay_relay.py).
+                self.relay_ms = delay_ms
+                print(f"no netem on the links ({self.delay_missing}): a relay adds {delay_ms:g} ms each way",
+                      file=sys.stderr)
         self._processes: list[subprocess.Popen[bytes]] = []
 
     @property
@@ -173,7 +181,21 @@ def start_agents(net: Network, hosts: list[str], extra: list[list[str]]) -> list
         if "listening on" not in line:
             raise RuntimeError(f"agent on {host} did not start: {line!r}")
         endpoints.append(line.split()[-1])
+    if net.relay_ms and net.lan is not None:
+        endpoints = [_relay(net, host, endpoint) for host, endpoint in zip(hosts, endpoints, strict=True)]
     return endpoints
+
+
+def _relay(net: Network, host: str, endpoint: str) -> str:
+    """Start a delaying relay in ``host`` in front of its agent at ``endpoint``; returns the relay's endpoint."""
+    address = net.address(host)
+    agent_port = endpoint.rsplit(":", 1)[1]
+    argv = [sys.executable, "-m", "tests.lan.delay_relay", "--listen", f"{address}:{RELAY_PORT}",
+            "--to", f"{address}:{agent_port}", "--delay-ms", f"{net.relay_ms:g}"]
+    line = _first_line(net.start(host, argv, f"{host}-relay"), START_TIMEOUT)
+    if "relaying on" not in line:
+        raise RuntimeError(f"delay relay on {host} did not start: {line!r}")
+    return f"tcp://{address}:{RELAY_PORT}"
 
 
 # --- the coordinator side (runs on host "desk") -------------------------------------------------------
@@ -373,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
                     "load_average": round(os.getloadavg()[0], 1)},
         "quick": args.quick,
         "network": {"kind": net.kind, "delay_ms_each_way": net.delay_ms, "why_not_netns": net.reason,
-                    "why_no_delay": net.delay_missing},
+                    "why_no_delay": net.delay_missing, "relay_delay_ms_each_way": net.relay_ms},
         "chunk_seconds": CHUNK_SECONDS,
         "work_seconds": args.work,
         "runs": [asdict(r) for r in rows],
@@ -444,6 +466,9 @@ def report_markdown(report: dict[str, Any], rows: list[Row], provisioning: list[
     network = report["network"]
     if network["kind"] != "netns":
         where = f"loopback (no namespaces: {network['why_not_netns']})"
+    elif network["why_no_delay"] and network.get("relay_delay_ms_each_way"):
+        where = (f"network namespaces, {network['relay_delay_ms_each_way']:g} ms each way added by a relay in "
+                 f"front of each agent (no netem: {network['why_no_delay']})")
     elif network["why_no_delay"]:
         where = f"network namespaces, no link delay ({network['why_no_delay']})"
     else:
