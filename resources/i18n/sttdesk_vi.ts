@@ -151,7 +151,7 @@
     <name>DesktopApp</name>
     <message>
         <source>sttdesk could not start</source>
-        <extracomment>How long quitting waits for background tasks (a model install is cancelled first).</extracomment>
+        <extracomment>How long quitting waits for background tasks (a model install is cancelled first). Python&apos;s thread switch interval while the app runs (seconds; Python&apos;s default is 0.005). Qt paints a table by calling into Python for every cell and role, and each call takes the GIL back from the worker threads; with the default, each hand-over can wait up to 5 ms, and a paint makes hundreds of them.</extracomment>
         <translation>Không khởi động được sttdesk</translation>
     </message>
     <message>
@@ -380,7 +380,7 @@
     <name>JobTableModel</name>
     <message>
         <source>File</source>
-        <extracomment>The job&apos;s id (str). The whole :class:`JobView`. A plain value to sort the column by (numbers sort as numbers). ``(chunks done, chunks total, chunks failed, state)`` for the progress delegate. The job&apos;s state (str), e.g. &quot;PROCESSING&quot;.</extracomment>
+        <extracomment>The job&apos;s id (str). The whole :class:`JobView`. A plain value to sort the column by (numbers sort as numbers). ``(chunks done, chunks total, chunks failed, state)`` for the progress delegate. The job&apos;s state (str), e.g. &quot;PROCESSING&quot;. Columns by position: ``Column(n)`` costs an enum lookup, and data() runs for every cell and role. Columns whose text moves with the clock while a job runs. The roles data() answers; Qt asks each cell for a dozen more (font, colours...) at every paint.</extracomment>
         <translation>Tệp</translation>
     </message>
     <message>
@@ -1007,7 +1007,7 @@ hoặc dùng Thêm tệp… (Ctrl+O).</translation>
     <name>TranscriptPanel</name>
     <message>
         <source>Play or pause the audio (Ctrl+Space)</source>
-        <extracomment>Reads of the shown transcript are spaced at least this far apart while chunks pour in. Room beside the find box&apos;s placeholder text (its icon and clear button), in pixels. The user&apos;s file if it is still there, and the job&apos;s decoded audio if it exists. A message for the status bar. Something failed: (title, message) for an error box.</extracomment>
+        <extracomment>Reads of the shown transcript are spaced at least this far apart while chunks pour in. Room beside the find box&apos;s placeholder text (its icon and clear button), in pixels. The rows the view shows, made on the worker too (a long transcript takes a while). The user&apos;s file if it is still there, and the job&apos;s decoded audio if it exists. A message for the status bar. Something failed: (title, message) for an error box.</extracomment>
         <translation>Phát hoặc tạm dừng âm thanh (Ctrl+Space)</translation>
     </message>
     <message>

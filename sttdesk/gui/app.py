@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 APP_NAME = "sttdesk"
 #: How long quitting waits for background tasks (a model install is cancelled first).
 SHUTDOWN_TASK_TIMEOUT_MS = 15_000
+#: Python's thread switch interval while the app runs (seconds; Python's default is 0.005).
+#: Qt paints a table by calling into Python for every cell and role, and each call takes the GIL
+#: back from the worker threads; with the default, each hand-over can wait up to 5 ms, and a
+#: paint makes hundreds of them.
+GUI_SWITCH_INTERVAL = 0.001
 
 
 class DesktopApp(QObject):
@@ -70,6 +75,7 @@ class DesktopApp(QObject):
 
     def start(self, files: Sequence[Path] = (), *, minimized: bool = False) -> None:
         """Show the window (or only the tray icon), start the core in the background, queue ``files``."""
+        sys.setswitchinterval(min(sys.getswitchinterval(), GUI_SWITCH_INTERVAL))
         if self.tray is not None:
             self.tray.show()
         if not minimized:

@@ -47,14 +47,33 @@ class Column(IntEnum):
     AGENTS = 8
 
 
-class _Row:
-    """A job and the moment it was read, so running times can tick between reads."""
+#: Columns by position: ``Column(n)`` costs an enum lookup, and data() runs for every cell and role.
+_COLUMNS = tuple(Column)
+#: Columns whose text moves with the clock while a job runs.
+_CLOCK_COLUMNS = frozenset({Column.ELAPSED, Column.REMAINING})
+#: The roles data() answers; Qt asks each cell for a dozen more (font, colours...) at every paint.
+_SERVED_ROLES = frozenset(int(role) for role in (
+    Qt.ItemDataRole.DisplayRole, JOB_ID_ROLE, JOB_VIEW_ROLE, STATE_ROLE, PROGRESS_ROLE, SORT_ROLE,
+    Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.TextAlignmentRole,
+))
+_DISPLAY_ROLE = int(Qt.ItemDataRole.DisplayRole)
 
-    __slots__ = ("read_at", "view")
+
+class _Row:
+    """A job and the moment it was read, so running times can tick between reads.
+
+    The texts of its cells are kept once made: a paint asks for them again and
+    again, and only the clock columns change between reads (their texts are
+    kept for the clock second they were made in).
+    """
+
+    __slots__ = ("clock_second", "read_at", "texts", "view")
 
     def __init__(self, view: JobView, read_at: float) -> None:
         self.view = view
         self.read_at = read_at
+        self.texts: dict[Column, str | None] = {}
+        self.clock_second = -1
 
 
 class JobTableModel(QAbstractTableModel):
@@ -102,13 +121,17 @@ class JobTableModel(QAbstractTableModel):
             return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._rows):
+        # Runs for every visible cell and role at every paint: the common cases return first.
+        if role not in _SERVED_ROLES or not index.isValid():
             return None
-        row = self._rows[index.row()]
+        position = index.row()
+        if position >= len(self._rows):
+            return None
+        row = self._rows[position]
+        column = _COLUMNS[index.column()]
+        if role == _DISPLAY_ROLE:
+            return self._cell_text(row, column)
         view = row.view
-        column = Column(index.column())
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, column)
         if role == JOB_ID_ROLE:
             return view.id
         if role == JOB_VIEW_ROLE:
@@ -176,6 +199,8 @@ class JobTableModel(QAbstractTableModel):
         """Agent id → name, for the agents column."""
         if names != self._agent_names:
             self._agent_names = dict(names)
+            for row in self._rows:
+                row.texts.pop(Column.AGENTS, None)
             self._emit_column(Column.AGENTS)
 
     def tick(self) -> None:
@@ -236,6 +261,20 @@ class JobTableModel(QAbstractTableModel):
 
     def _agents_text(self, view: JobView) -> str:
         return ", ".join(self._agent_names.get(agent, agent) for agent in view.agents)
+
+    def _cell_text(self, row: _Row, column: Column) -> str | None:
+        """The cell's text, made once per read of the job (per clock second for the running times)."""
+        if column in _CLOCK_COLUMNS:
+            second = int(self._clock())
+            if second != row.clock_second:
+                row.clock_second = second
+                row.texts.pop(Column.ELAPSED, None)
+                row.texts.pop(Column.REMAINING, None)
+        try:
+            return row.texts[column]
+        except KeyError:
+            text = row.texts[column] = self._display(row, column)
+            return text
 
     def _display(self, row: _Row, column: Column) -> str | None:
         view = row.view

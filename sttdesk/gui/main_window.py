@@ -18,7 +18,7 @@ from PySide6.QtGui import (
     QDropEvent,
     QKeySequence,
 )
-from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QMainWindow, QSplitter, QToolBar, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QFrame, QLabel, QMainWindow, QSplitter, QToolBar, QWidget
 
 from ..domain.errors import SttdeskError
 from ..domain.jobs import JobState
@@ -252,6 +252,10 @@ class MainWindow(QMainWindow):
         self.queue_label = QLabel(self)
         self.pool_label = QLabel(self)
         status.addPermanentWidget(self.queue_label)
+        separator = QFrame(self)  # the two labels otherwise read as one run-on sentence
+        separator.setFrameShape(QFrame.Shape.VLine)
+        separator.setFrameShadow(QFrame.Shadow.Sunken)
+        status.addPermanentWidget(separator)
         status.addPermanentWidget(self.pool_label)
         self.pool_label.setText(self.tr("Starting agents…"))
 

@@ -29,7 +29,14 @@ from .icons import icon
 from .messages import error_text
 from .playback import JobAudioPlayer
 from .tasks import TaskRunner
-from .transcript_model import FAILED_GAP, KIND_ROLE, START_ROLE, TranscriptModel, rows_from_transcript
+from .transcript_model import (
+    FAILED_GAP,
+    KIND_ROLE,
+    START_ROLE,
+    TranscriptModel,
+    TranscriptRow,
+    rows_from_transcript,
+)
 from .transcript_view import TranscriptListView
 
 if TYPE_CHECKING:
@@ -50,18 +57,21 @@ class TranscriptSnapshot:
     job: JobView
     transcript: Transcript
     edited: frozenset[int]
+    #: The rows the view shows, made on the worker too (a long transcript takes a while).
+    rows: list[TranscriptRow]
     #: The user's file if it is still there, and the job's decoded audio if it exists.
     source: Path | None
     pcm: Path | None
 
 
-def load_snapshot(service: JobService, job_id: str) -> TranscriptSnapshot:
-    """Read a job's transcript with the user's corrections (on a worker thread)."""
+def load_snapshot(service: JobService, job_id: str, ui_language: str = "en") -> TranscriptSnapshot:
+    """Read a job's transcript with the user's corrections and make its rows (on a worker thread)."""
     job = service.get(job_id)
     edited = service.edited_transcript(job_id, partial=True)
     source = Path(job.path)
     pcm = service.audio_path(job_id)
     return TranscriptSnapshot(job=job, transcript=edited.transcript, edited=edited.edited,
+                              rows=rows_from_transcript(edited.transcript, edited.edited, ui_language),
                               source=source if source.is_file() else None,
                               pcm=pcm if pcm.is_file() else None)
 
@@ -226,15 +236,15 @@ class TranscriptPanel(QWidget):
             self._reload_wanted = True
             return
         self._loading = True
-        job_id, service = self._job_id, self._service
-        self._runner.run(lambda: load_snapshot(service, job_id),
+        job_id, service, language = self._job_id, self._service, self._ui_language
+        self._runner.run(lambda: load_snapshot(service, job_id, language),
                          on_done=self._loaded, on_error=lambda exc: self._load_failed(job_id, exc))
 
     def _loaded(self, snapshot: TranscriptSnapshot) -> None:
         self._loading = False
         if snapshot.job.id == self._job_id:
             self._snapshot = snapshot
-            self.model.set_rows(rows_from_transcript(snapshot.transcript, snapshot.edited, self._ui_language))
+            self.model.set_rows(snapshot.rows)
             self._show_summary(snapshot)
             if self.find_edit.text():
                 self._matches = self.model.find(self.find_edit.text())

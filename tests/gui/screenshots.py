@@ -1,13 +1,14 @@
-"""Take the desktop app's screenshots (README and review) with real transcription.
+"""Take the desktop app's screenshots (README and docs) with real transcription.
 
-    xvfb-run -a -s "-screen 0 1400x900x24" python -m tests.gui.screenshots [--all] [--out DIR]
+    xvfb-run -a python -m tests.gui.screenshots [--readme-only] [--language en|vi|both] [--out DIR]
 
 Builds a throw-away sttdesk home, uses the installed whisper model (scripts/setup)
 with two real local agents, queues English test recordings so that jobs are in
 several states (done, transcribing, waiting, paused, failed, cancelled), and saves
-PNGs in English and in Vietnamese: the main window (for the README, in
-resources/screenshots), or with ``--all`` every window (transcript, failed job,
-agents, models, settings) for review.
+PNGs in English and in Vietnamese into docs/screenshots: the main window, the
+transcript, a failed job, the agents panel, the model manager and the settings
+(``--readme-only``: the main window alone). The PNGs are generated: run this
+again rather than editing them.
 """
 
 from __future__ import annotations
@@ -63,9 +64,11 @@ def wait(app: object, condition: Callable[[], bool], timeout: float = 120.0) -> 
 
 #: The screenshots the README shows.
 README_SHOTS = frozenset({"main-window"})
+#: Where the screenshots go.
+DEFAULT_OUT = REPO / "docs" / "screenshots"
 
 
-def run(language: str, out: Path, media: Path, *, everything: bool = False) -> list[Path]:
+def run(language: str, out: Path, media: Path, *, everything: bool = True) -> list[Path]:
     """Start the app in ``language``, set the scene, save the screenshots; returns their paths."""
     from PySide6.QtWidgets import QApplication
 
@@ -164,9 +167,9 @@ def run(language: str, out: Path, media: Path, *, everything: bool = False) -> l
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "resources" / "screenshots")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--language", choices=("en", "vi", "both"), default="both")
-    parser.add_argument("--all", action="store_true", help="every window, not only the README's")
+    parser.add_argument("--readme-only", action="store_true", help="only the main window the README shows")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not (REAL_MODELS_DIR / "manifest.json").is_file():
@@ -179,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     concat(clips[5:17], media / "too-long-for-the-cap.flac")
     languages = ("en", "vi") if args.language == "both" else (args.language,)
     for language in languages:
-        run(language, args.out, media, everything=args.all)
+        run(language, args.out, media, everything=not args.readme_only)
     return 0
 
 
