@@ -60,9 +60,11 @@ def verdicts(rows: list[dict[str, Any]]) -> list[str]:
             text += (f", {100 * gap:+.2f} points from the whole file "
                      f"({'within' if gap <= WITHIN_WHOLE else 'NOT within'} {100 * WITHIN_WHOLE:.0f} point)")
         if baseline:
-            better = row["wer"] < baseline["wer"]
-            text += (f"; word-count merge {plots.percent(baseline['wer'])} "
-                     f"({'time merge better' if better else 'time merge NOT better'})")
+            if abs(row["wer"] - baseline["wer"]) < 1e-9:
+                verdict = "the same: these chunks share no audio, so there is nothing to drop"
+            else:
+                verdict = "time merge better" if row["wer"] < baseline["wer"] else "time merge NOT better"
+            text += f"; word-count merge {plots.percent(baseline['wer'])} ({verdict})"
         lines.append(text + ".")
     return lines
 

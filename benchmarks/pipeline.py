@@ -471,12 +471,17 @@ def _section_headline(record: dict[str, Any]) -> dict[str, str]:
     fw = by_name.get("faster-whisper int8, whole file, 2 threads")
     if not ours:
         return {}
-    parts = [f"sttdesk (2 agents x 1 thread) {ours['wall_s']:.0f} s for {record['audio_seconds'] / 60:.0f} min"]
+    def load(run: dict[str, Any]) -> str:
+        value = run["details"].get("load_average_before")
+        return "" if value is None else f", load {value:.1f}"
+
+    parts = [(f"sttdesk (2 agents x 1 thread) {ours['wall_s']:.0f} s for {record['audio_seconds'] / 60:.0f} min"
+             f"{load(ours)}")]
     if cpp:
         parts.append(f"{ours['wall_s'] / cpp['wall_s']:.2f}x the time of whisper.cpp on the whole file "
-                     f"({cpp['wall_s']:.0f} s)")
+                     f"({cpp['wall_s']:.0f} s{load(cpp)})")
     if fw:
-        parts.append(f"{ours['wall_s'] / fw['wall_s']:.2f}x that of faster-whisper int8 ({fw['wall_s']:.0f} s)")
+        parts.append(f"{ours['wall_s'] / fw['wall_s']:.2f}x that of faster-whisper int8 ({fw['wall_s']:.0f} s{load(fw)})")
     return {"Speed": ", ".join(parts) + ", 2 threads in total, same weights"}
 
 
