@@ -48,6 +48,9 @@ from typing import Any
 import numpy as np
 import zmq
 
+from . import plots
+from .sections import Plot, RunContext, Section
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SAMPLE_RATE = 16000
@@ -68,6 +71,8 @@ WORK_SECONDS = 0.5
 CHUNK_SECONDS = 4.0
 #: Unequal machines: the slow agent's speed relative to the fast one.
 SLOW_FACTOR = 10.0
+#: Agent counts in the harness's --quick set.
+QUICK_AGENT_COUNTS = (1, 2)
 #: Agents fetching the model at once in the provisioning runs.
 PROVISION_COUNTS = (1, 3)
 START_TIMEOUT = 60.0
@@ -89,7 +94,12 @@ class Network:
         self.delay_missing: str | None = None
         #: Then the delay each way added by a user-space relay in front of every agent instead.
         self.relay_ms = 0.0
-        from tests.lan.netns import LanError, OfficeLan, netem_available, unavailable_reason
+        from tests.lan.netns import (
+            LanError,
+            OfficeLan,
+            netem_available,
+            unavailable_reason,
+        )
 
         self.reason = unavailable_reason()
         if self.reason is None:
@@ -349,39 +359,55 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_coordinator(json.loads(args.coordinator))), flush=True)
         return 0
 
-    dispatch_chunks = QUICK_DISPATCH_CHUNKS if args.quick else DISPATCH_CHUNKS
-    finish_chunks = QUICK_FINISH_CHUNKS if args.quick else FINISH_CHUNKS
     stem = "lan_quick" if args.quick else "lan"
     output = args.output or RESULTS_DIR / f"{stem}.json"
-    most = max([*args.agents, 2, *PROVISION_COUNTS])
+    report = run_lan(quick=args.quick, agent_counts=args.agents, delay_ms=args.delay_ms, work=args.work,
+                     with_provisioning=not args.no_provisioning)
+    rows = [Row(**r) for r in report["runs"]]
+    provisioning = report["provisioning"]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    markdown = report_markdown(report, rows, provisioning)
+    output.with_suffix(".md").write_text(markdown, encoding="utf-8")
+    print(markdown)
+    print(f"Written to {output} and {output.with_suffix('.md')}")
+    return 0
+
+
+def run_lan(*, quick: bool = False, agent_counts: list[int] | tuple[int, ...] = AGENT_COUNTS,
+            delay_ms: float = DELAY_MS, work: float = WORK_SECONDS, with_provisioning: bool = True) -> dict[str, Any]:
+    """Run every LAN measurement; returns the report (JSON-ready; ``runs`` are :class:`Row` dicts)."""
+    dispatch_chunks = QUICK_DISPATCH_CHUNKS if quick else DISPATCH_CHUNKS
+    finish_chunks = QUICK_FINISH_CHUNKS if quick else FINISH_CHUNKS
+    most = max([*agent_counts, 2, *PROVISION_COUNTS])
     hosts = ["desk", *(f"pc{i + 1}" for i in range(most))]
     rows: list[Row] = []
     provisioning: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="sttdesk-bench-lan-") as tmp:
-        net = Network(hosts, args.delay_ms, Path(tmp))
+        net = Network(hosts, delay_ms, Path(tmp))
         try:
             if net.reason:
                 print(f"no network namespaces ({net.reason}): measuring on loopback", file=sys.stderr)
             fake = ["--fake-model", f"{FAKE_MODEL[0]}:{FAKE_MODEL[1]}"]
-            for count in args.agents:
+            for count in agent_counts:
                 pcs = hosts[1:count + 1]
-                for run, chunks, work in (("dispatch", dispatch_chunks, 0.0), ("finish", finish_chunks, args.work)):
+                for run, chunks, chunk_work in (("dispatch", dispatch_chunks, 0.0), ("finish", finish_chunks, work)):
                     label = f"{run}-{count}"
                     print(f"{label} ...", file=sys.stderr)
-                    endpoints = start_agents(net, pcs, [[*fake, "--fake-delay", str(work)]] * count)
+                    endpoints = start_agents(net, pcs, [[*fake, "--fake-delay", str(chunk_work)]] * count)
                     result = coordinate(net, {"label": label, "mode": "jobs", "workdir": f"{tmp}/{label}",
                                               "endpoints": endpoints, "chunks": chunks,
                                               "chunk_seconds": CHUNK_SECONDS, "model": FAKE_MODEL})
                     net.stop_processes()
-                    ideal = chunks * work / count if work else None
+                    ideal = chunks * chunk_work / count if chunk_work else None
                     rows.append(Row(run=run, agents=count, chunks=chunks, wall_seconds=result["wall_seconds"],
-                                    chunks_per_second=result["chunks_per_second"] if not work else None,
+                                    chunks_per_second=result["chunks_per_second"] if not chunk_work else None,
                                     ideal_seconds=round(ideal, 3) if ideal else None,
                                     vs_ideal=round(result["wall_seconds"] / ideal, 3) if ideal else None,
                                     results=result["results"], replies_dropped=result["replies_dropped"],
                                     chunks_by_agent=result["chunks_by_agent"]))
-            rows += unequal(net, hosts, finish_chunks, args.work, fake)
-            if not args.no_provisioning:
+            rows += unequal(net, hosts, finish_chunks, work, fake)
+            if with_provisioning:
                 provisioning = provision(net, hosts)
         finally:
             net.stop_processes()
@@ -393,21 +419,15 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "zmq": zmq.zmq_version(), "pyzmq": zmq.__version__,
                     "load_average": round(os.getloadavg()[0], 1)},
-        "quick": args.quick,
+        "quick": quick,
         "network": {"kind": net.kind, "delay_ms_each_way": net.delay_ms, "why_not_netns": net.reason,
                     "why_no_delay": net.delay_missing, "relay_delay_ms_each_way": net.relay_ms},
         "chunk_seconds": CHUNK_SECONDS,
-        "work_seconds": args.work,
+        "work_seconds": work,
         "runs": [asdict(r) for r in rows],
         "provisioning": provisioning,
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    markdown = report_markdown(report, rows, provisioning)
-    output.with_suffix(".md").write_text(markdown, encoding="utf-8")
-    print(markdown)
-    print(f"Written to {output} and {output.with_suffix('.md')}")
-    return 0
+    return report
 
 
 def unequal(net: Network, hosts: list[str], chunks: int, work: float, fake: list[str]) -> list[Row]:
@@ -500,6 +520,51 @@ def report_markdown(report: dict[str, Any], rows: list[Row], provisioning: list[
             lines.append(f"| {p['agents']} | {p['size_mb']} | {p['wall_seconds']:.2f} | {p['aggregate_mb_per_s']} "
                          f"| {p['per_agent_mb_per_s']} | {p['peak_pieces_in_flight']} |")
     return "\n".join(lines) + "\n"
+
+
+# --- the harness section (python -m benchmarks lan) ---------------------------------------------------
+
+
+def _section_run(ctx: RunContext) -> dict[str, Any]:
+    report = run_lan(quick=ctx.quick, agent_counts=QUICK_AGENT_COUNTS if ctx.quick else AGENT_COUNTS,
+                     with_provisioning=True)
+    report["setup"] = {
+        "models": [],
+        "engine": f"fake ({WORK_SECONDS:g} s per chunk in the time-to-finish runs; instant for dispatch)",
+        "chunk_seconds": CHUNK_SECONDS,
+        "network": report["network"],
+    }
+    return report
+
+
+def _section_render(record: dict[str, Any]) -> str:
+    rows = [Row(**r) for r in record["runs"]]
+    text = report_markdown(record, rows, record["provisioning"])
+    # The harness gives the section its own heading: keep the description line as a sentence.
+    first, _, rest = text.partition("\n")
+    first = first.removeprefix("## LAN benchmark: ")
+    return first[:1].upper() + first[1:] + ".\n" + rest.replace("### ", "#### ")
+
+
+def _section_plot(record: dict[str, Any], folder: Path, footer: dict[str, Any]) -> list[Plot]:
+    finish = [r for r in record["runs"] if r["ideal_seconds"]]
+    file = "lan-finish.png"
+    plots.grouped_bars(folder / file, "Time to finish a job over LAN agents (fake engine)",
+                       [f"{r['run']} x{r['agents']}" for r in finish],
+                       {"measured": [r["wall_seconds"] for r in finish],
+                        "ideal": [r["ideal_seconds"] for r in finish]},
+                       ylabel="seconds", footer=plots.footer(footer, record["setup"]), value_format="{:.1f}")
+    return [Plot(file, "time to finish a job over 1-8 LAN agents and unequal agents, against the ideal")]
+
+
+SECTION = Section(
+    name="lan",
+    title="LAN agents: dispatch, time to finish, unequal machines, model provisioning (fake engine)",
+    run=_section_run,
+    render=_section_render,
+    plot=_section_plot,
+    estimate_s=300.0,
+)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ SECTION_MODULES: tuple[str, ...] = (
     "benchmarks.engine",
     "benchmarks.chunking",
     "benchmarks.control_plane",
+    "benchmarks.lan",
 )
 
 
