@@ -17,6 +17,8 @@ from .domain.errors import SttdeskError
 from .engine.store import ModelStore
 from .instance import InstanceLock
 from .paths import AppPaths, default_paths
+from .security.keys import key_directory, load_or_create_keypair
+from .security.trust import TRUSTED_AGENTS_FILE, TrustStore
 from .service.agent_directory import AgentDirectory
 from .service.events import EventBus, EventKind, ServiceEvent
 from .service.job_service import JobService
@@ -167,8 +169,14 @@ def build_core(
         DecodeOptions.from_dict(options)
 
     service_holder: dict[str, JobService] = {}
+    directory_holder: dict[str, AgentDirectory] = {}
 
     def on_coordinator_event(kind: str, data: dict[str, Any]) -> None:
+        if kind == "agents_trust_changed":  # paired or revoked, here or by the CLI beside us
+            directory = directory_holder.get("directory")
+            if directory is not None:
+                directory.retrust()
+            return
         service = service_holder.get("service")
         if service is not None:
             service.on_coordinator_event(kind, data)
@@ -182,7 +190,12 @@ def build_core(
         store, read_audio=read_audio, resolve_model=resolve_model, policy=settings.retry,
         clock=clock, on_event=on_coordinator_event,
     )
-    coordinator = Coordinator(leases, clock=clock, on_event=on_coordinator_event, model_files=model_file)
+    # The app's CURVE identity and the agents it trusts (paired or added by an admin).
+    keys_dir = key_directory(paths.data_dir)
+    keys = load_or_create_keypair(keys_dir)
+    trust = TrustStore(keys_dir / TRUSTED_AGENTS_FILE)
+    coordinator = Coordinator(leases, clock=clock, on_event=on_coordinator_event, model_files=model_file,
+                              keys=keys, trust=trust)
 
     def preparer_factory(**callbacks: Any) -> JobPreparer:
         return JobPreparer(
@@ -207,15 +220,24 @@ def build_core(
     threads = pool_threads or settings.processing.pool_threads or threads
     pool = None
     if agents > 0:
-        extra_args = tuple(agent_args)
+        # Local agents serve this app's key for their run; the app learns each one's key
+        # from its listening line (a pipe only the app reads) and trusts it as local.
+        # "=": a Z85 key may start with "-", which would read as an option.
+        extra_args = (f"--trust-key={keys.public.decode('ascii')}", *agent_args)
         if engine == "fake":
             extra_args = fake_model_args(models) + extra_args
+        pool_holder: dict[str, LocalPool] = {}
+
+        def on_local_agent(endpoint: str) -> None:
+            coordinator.add_agent(endpoint, local=True, server_key=pool_holder["pool"].server_key(endpoint))
+
         pool = LocalPool(
             agents=agents, threads=threads, models_dir=paths.models_dir, data_dir=paths.data_dir,
-            on_endpoint=lambda endpoint: coordinator.add_agent(endpoint, local=True),
+            on_endpoint=on_local_agent,
             on_gone=lambda endpoint: coordinator.remove_agent(endpoint, crashed=True), engine=engine, extra_args=extra_args,
             log_level=agent_log_level,
         )
+        pool_holder["pool"] = pool
 
     def purge() -> None:
         days = settings.monitoring.dead_letter_days
@@ -233,7 +255,9 @@ def build_core(
         save_manual=lambda addresses: update_settings_file("network", {"agents": addresses}, paths=paths),
         browser_factory=_agent_browser if (settings.network.discovery if discovery is None else discovery)
         else None,
+        trust_store=trust, keys=keys, coordinator_id=coordinator.coordinator_id, coordinator_name=coordinator.name,
     )
+    directory_holder["directory"] = agents_directory
     return Core(settings=settings, paths=paths, store=store, models=models, events=events,
                 service=service, coordinator=coordinator, pool=pool, timers=timers, agents=agents_directory)
 

@@ -34,6 +34,11 @@ The conversation (C = coordinator, A = agent):
   partial file, the coordinator answers with ``MODEL_PIECE``s (a few in flight at a time),
   each written piece is acknowledged by a ``MODEL_REQUEST`` for the next offset, and the
   agent announces the verified, installed model in its HEARTBEAT's ``models``.
+* pairing (:mod:`sttdesk.security.pairing`): C→A ``PAIR_REQUEST``, A→C ``PAIR_CHALLENGE``
+  (the agent shows a code), C→A ``PAIR_EXCHANGE`` (SPAKE2 with the code), A→C ``PAIR_EXCHANGE``
+  (its SPAKE2 answer and confirmation), C→A ``PAIR_CONFIRM``, A→C ``PAIR_RESULT``. A coordinator
+  whose CURVE key the agent does not trust gets these and, for anything else, only an ``ERROR``
+  with the code ``not_paired``.
 """
 
 from __future__ import annotations
@@ -82,6 +87,8 @@ AUDIO_FORMAT_PCM_S16LE = "pcm_s16le"
 PCM_S16LE_SAMPLE_BYTES = 2
 
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
+#: Hex fields (pairing messages) are short: a SPAKE2 message is 33 bytes, an HMAC 32.
+_HEX_RE = re.compile(r"(?:[0-9a-f]{2}){0,256}")
 
 
 # --- errors -------------------------------------------------------------------
@@ -171,6 +178,11 @@ class MessageKind(str, Enum):
     MODEL_REQUEST = "MODEL_REQUEST"
     MODEL_PIECE = "MODEL_PIECE"
     ERROR = "ERROR"
+    PAIR_REQUEST = "PAIR_REQUEST"
+    PAIR_CHALLENGE = "PAIR_CHALLENGE"
+    PAIR_EXCHANGE = "PAIR_EXCHANGE"
+    PAIR_CONFIRM = "PAIR_CONFIRM"
+    PAIR_RESULT = "PAIR_RESULT"
 
 
 def _nonempty(**kwargs: Any) -> Any:
@@ -186,6 +198,11 @@ def _positive(**kwargs: Any) -> Any:
 def _sha256(**kwargs: Any) -> Any:
     """A lowercase hex sha256 digest."""
     return field(metadata={"sha256": True}, **kwargs)
+
+
+def _hex(*, nonempty: bool = False, **kwargs: Any) -> Any:
+    """Lowercase hex digits, at most 256 bytes' worth (SPAKE2 messages, confirmations)."""
+    return field(metadata={"hex": True, "nonempty": nonempty}, **kwargs)
 
 
 def _payload() -> Any:
@@ -433,15 +450,73 @@ class Error:
         return cls(code=error.code, detail=error.detail or error.user_message("en"))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairRequest:
+    """C→A: please show a pairing code for my CURVE key (the key is the link's own)."""
+
+    KIND: ClassVar[MessageKind] = MessageKind.PAIR_REQUEST
+    coordinator_id: str = _nonempty()
+    #: Shown beside the code, so the admin knows who asks.
+    coordinator_name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairChallenge:
+    """A→C: a code is shown on the agent (or, with ``paired``, the coordinator is trusted already)."""
+
+    KIND: ClassVar[MessageKind] = MessageKind.PAIR_CHALLENGE
+    agent_id: str = _nonempty()
+    agent_name: str
+    #: The agent already trusts this coordinator's key: no code is needed.
+    paired: bool
+    #: Seconds the code stays valid (0 when ``paired``).
+    expires_seconds: float
+    attempts_left: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairExchange:
+    """Both ways: a SPAKE2 message made with the code; from the agent also its confirmation."""
+
+    KIND: ClassVar[MessageKind] = MessageKind.PAIR_EXCHANGE
+    #: The SPAKE2 message, hex.
+    spake: str = _hex(nonempty=True)
+    #: A→C: HMAC proving the agent reached the same key (hex); empty from the coordinator.
+    confirm: str = _hex(default="")
+    #: A→C: tries this code has left after this one.
+    attempts_left: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairConfirm:
+    """C→A: HMAC proving the coordinator reached the same key (hex); empty when the agent's did not match."""
+
+    KIND: ClassVar[MessageKind] = MessageKind.PAIR_CONFIRM
+    confirm: str = _hex()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairResult:
+    """A→C: how pairing ended; on success the agent now trusts the coordinator's key."""
+
+    KIND: ClassVar[MessageKind] = MessageKind.PAIR_RESULT
+    paired: bool
+    agent_id: str = _nonempty()
+    agent_name: str
+    #: Why it failed (wrong code, expired, rate limited); None on success.
+    error: ErrorInfo | None = None
+
+
 Message = (
     Hello | Ready | Work | Result | Failure | Cancel | Released | Heartbeat | Bye | ModelRequest | ModelPiece | Error
+    | PairRequest | PairChallenge | PairExchange | PairConfirm | PairResult
 )
 
 MESSAGE_TYPES: dict[MessageKind, type] = {
     cls.KIND: cls
     for cls in (
         Hello, Ready, Work, Result, Failure, Cancel, Released, Heartbeat, Bye,
-        ModelRequest, ModelPiece, Error,
+        ModelRequest, ModelPiece, Error, PairRequest, PairChallenge, PairExchange, PairConfirm, PairResult,
     )
 }
 
@@ -666,6 +741,8 @@ def _parse_value(tp: Any, value: Any, meta: Any, where: str, kind: str) -> Any:
             raise MalformedMessageError(f"{where} must not be empty", kind=kind)
         if meta.get("sha256") and not _SHA256_RE.fullmatch(value):
             raise MalformedMessageError(f"{where} must be a lowercase hex sha256", kind=kind)
+        if meta.get("hex") and not _HEX_RE.fullmatch(value):
+            raise MalformedMessageError(f"{where} must be lowercase hex digits", kind=kind)
         return value
     if tp is bool:
         if not isinstance(value, bool):

@@ -79,6 +79,12 @@ SAMPLES: list[Any] = [
                     payload=b"mm"),
     wire.ModelPiece(name="base-q8_0", sha256=SHA, offset=1024, total_size=2048, final=True, payload=b"m" * 1024),
     wire.Error(code="malformed_message", detail="WORK.lease_id is missing"),
+    wire.PairRequest(coordinator_id="c0ffee", coordinator_name="anna@desk-3"),
+    wire.PairChallenge(agent_id="a1", agent_name="spare-pc", paired=False, expires_seconds=300.0, attempts_left=3),
+    wire.PairExchange(spake="41" * 33, confirm="9f" * 32, attempts_left=2),
+    wire.PairConfirm(confirm="0a" * 32),
+    wire.PairResult(paired=False, agent_id="a1", agent_name="spare-pc",
+                    error=wire.ErrorInfo.from_error(EngineTimeoutError("stuck", seconds=300))),
 ]
 
 
@@ -402,3 +408,15 @@ def test_fuzz_damaged_real_messages(sample: Any, data: st.DataObject) -> None:
 @given(st.one_of(st.integers(), st.text(), st.none(), st.lists(st.integers()), st.dictionaries(st.text(), st.text())))
 def test_fuzz_values_that_are_not_frames(value: Any) -> None:
     _decode_or_protocol_error(value)
+
+
+@pytest.mark.parametrize("header", [
+    b'{"v":1,"kind":"PAIR_EXCHANGE","spake":""}',
+    b'{"v":1,"kind":"PAIR_EXCHANGE","spake":"4G"}',
+    b'{"v":1,"kind":"PAIR_EXCHANGE","spake":"ABCD"}',
+    b'{"v":1,"kind":"PAIR_CONFIRM","confirm":"abc"}',
+    b'{"v":1,"kind":"PAIR_CONFIRM","confirm":"' + b"00" * 257 + b'"}',
+])
+def test_pairing_fields_must_be_short_lowercase_hex(header: bytes) -> None:
+    with pytest.raises(wire.MalformedMessageError):
+        decode([header])

@@ -4,7 +4,7 @@ The same program runs in the app's local pool (on loopback, ``--port 0``) and
 on spare office PCs (``--port 7878`` on the LAN). When it is listening it
 prints one line to stdout::
 
-    sttdesk-agent <agent id> listening on tcp://HOST:PORT
+    sttdesk-agent <agent id> listening on tcp://HOST:PORT key <CURVE public key>
 
 (with ``--port 0`` the real port), announces itself on the LAN through
 zeroconf (``_sttdesk-agent._tcp.local.``; not when it listens on loopback only,
@@ -29,6 +29,13 @@ measured without whisper's cost).
 
 Models a coordinator needs and this agent lacks are fetched from that
 coordinator into ``--models-dir`` (``--no-model-fetch`` turns that off).
+
+Every link is CURVE-encrypted with the agent's key pair (kept in
+``DATA_DIR/keys``); only coordinators in its trust list get work. They get
+there by pairing (the agent logs a code), by ``sttdesk-agent trust KEY``, or,
+for this run only, by ``--trust-key KEY`` (how the app trusts its own loopback
+agents). ``sttdesk-agent key|trust|revoke|trusted|pairing`` are the admin's
+commands (see :mod:`sttdesk.agent.admin`).
 """
 
 from __future__ import annotations
@@ -49,7 +56,10 @@ from ..announcement import AgentAnnouncement
 from ..domain.errors import SttdeskError
 from ..paths import default_paths
 from ..protocol import DEFAULT_AGENT_PORT, PROTOCOL_VERSION
-from ..security.keys import key_directory, load_or_create_keypair
+from ..security.keys import KeyPair, key_directory, load_or_create_keypair
+from ..security.pairing import OPEN_CODES_FILE, PairingDesk, PairingOffer, write_open_codes
+from ..security.trust import TRUSTED_COORDINATORS_FILE, TrustStore
+from .admin import run_admin
 from .announce import Announcer
 from .engines import (
     FAKE_FAILURES,
@@ -84,7 +94,7 @@ from .status import (
     remove_status,
     write_status,
 )
-from .transport import agent_endpoint, bound_endpoint, make_agent_socket
+from .transport import ZapHandler, agent_endpoint, bound_endpoint, make_agent_socket
 
 log = logging.getLogger("sttdesk.agent")
 
@@ -183,6 +193,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _public_key(text: str) -> bytes:
+    try:
+        return parse_public_key(text)
+    except SttdeskError as exc:
+        raise argparse.ArgumentTypeError(exc.user_message("en")) from None
+
+
 def _fake_model(text: str) -> LocalModel:
     name, _, sha256 = text.partition(":")
     if not name or (sha256 and (len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256))):
@@ -226,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--no-model-fetch", action="store_true",
                        help="never fetch missing models from coordinators (install them by hand)")
     store.add_argument("--name", help="name shown to coordinators (default: this computer's host name)")
+    store.add_argument("--trust-key", type=_public_key, action="append", default=[], metavar="KEY",
+                       help="also serve the coordinator with this CURVE public key, for this run only "
+                            "(repeatable; 'sttdesk-agent trust KEY' keeps it)")
     store.add_argument("--id", dest="agent_id", help="agent id (default: kept in the data folder)")
     store.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     store.add_argument("--version", action="version", version=f"sttdesk-agent {__version__}")
@@ -264,21 +284,23 @@ def status_main(argv: list[str]) -> int:
     return EXIT_OK if running else EXIT_NOT_RUNNING
 
 
-def _listen(context: zmq.Context, args: argparse.Namespace) -> tuple[zmq.Socket, list[str], list[InterfaceAddress]]:
-    """Bind the ROUTER where the options say; returns it, its endpoints and the chosen interfaces.
+def _listen(context: zmq.Context, args: argparse.Namespace, keys: KeyPair,
+            zap: ZapHandler) -> tuple[zmq.Socket, list[str], list[InterfaceAddress]]:
+    """Bind the CURVE-server ROUTER where the options say; returns it, its endpoints and the chosen interfaces.
 
     Several ``--interface`` addresses share one port: the first bind picks it (``--port 0``).
     Raises AgentBindError or AgentInterfaceError.
     """
     if args.bind:
-        sock = make_agent_socket(context, args.bind)
+        sock = make_agent_socket(context, args.bind, keys=keys, zap=zap)
         return sock, [bound_endpoint(sock)], []
     if not args.interfaces:
-        sock = make_agent_socket(context, agent_endpoint(args.host, args.port))
+        sock = make_agent_socket(context, agent_endpoint(args.host, args.port), keys=keys, zap=zap)
         return sock, [bound_endpoint(sock)], []
     chosen = resolve_interfaces(args.interfaces)
     first, *others = chosen
-    sock = make_agent_socket(context, f"tcp://{bind_host(first)}:{args.port if args.port else '*'}")
+    sock = make_agent_socket(context, f"tcp://{bind_host(first)}:{args.port if args.port else '*'}",
+                             keys=keys, zap=zap)
     port = int(bound_endpoint(sock).rsplit(":", 1)[1])
     for address in others:
         endpoint = f"tcp://{bind_host(address)}:{port}"
@@ -329,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["status"]:
         return status_main(argv[1:])
+    admin = run_admin(argv)
+    if admin is not None:
+        return admin
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.fake_fail_count < 0:
@@ -367,12 +392,24 @@ def main(argv: list[str] | None = None) -> int:
                     else "every chunk will fail until one is")
 
     identity = make_identity(args.data_dir, name=args.name, agent_id=args.agent_id)
-    context = zmq.Context()
+    keys_dir = key_directory(args.data_dir)
     try:
-        keys = load_or_create_keypair(key_directory(args.data_dir))
-        sock, endpoints, chosen = _listen(context, args)
+        keys = load_or_create_keypair(keys_dir)
+        trust = TrustStore(keys_dir / TRUSTED_COORDINATORS_FILE)
     except SttdeskError as exc:
         log.error("%s", exc.user_message("en"))
+        return EXIT_FAILED
+    for key in args.trust_key:
+        trust.trust_for_session(key, name="trusted on the command line")
+    if not trust.peers():
+        log.warning("no coordinator is trusted yet: pair one with 'sttdesk agents pair' on its computer")
+    context = zmq.Context()
+    zap = ZapHandler(context).start()
+    try:
+        sock, endpoints, chosen = _listen(context, args, keys, zap)
+    except SttdeskError as exc:
+        log.error("%s", exc.user_message("en"))
+        zap.stop()
         context.term()
         return EXIT_FAILED
     port = int(endpoints[0].rsplit(":", 1)[1])
@@ -398,8 +435,16 @@ def main(argv: list[str] | None = None) -> int:
             models=tuple(m.name for m in catalog.models()), runtime=status, fingerprint=keys.fingerprint,
         ))
 
+    codes_path = keys_dir / OPEN_CODES_FILE
+
+    def publish_codes(offers: list[PairingOffer]) -> None:
+        write_open_codes(codes_path, offers)
+
+    publish_codes([])  # codes of an earlier run died with it
     runtime = AgentRuntime(
         sock, identity, catalog, factory,
+        trust=trust, pairing=PairingDesk(keys.public, agent_label=f"{identity.name} ({identity.agent_id})"),
+        on_pairing_change=publish_codes,
         slots=args.slots, threads=args.threads, grace_seconds=args.grace, installer=installer,
         on_status=on_status,
     )
@@ -415,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
 
     log.info("agent %s listening on %s (key fingerprint %s)", identity.agent_id, ", ".join(endpoints),
              keys.fingerprint)
-    print(f"sttdesk-agent {identity.agent_id} listening on {endpoints[0]}", flush=True)
+    print(f"sttdesk-agent {identity.agent_id} listening on {endpoints[0]} key {keys.public.decode('ascii')}",
+          flush=True)
     if announcer is not None:
         announcer.start()
     try:
@@ -424,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
         if announcer is not None:
             announcer.stop()
         remove_status(args.data_dir, os.getpid())
+        publish_codes([])
+        zap.stop()
     if clean:
         context.term()
         return EXIT_OK

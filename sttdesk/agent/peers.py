@@ -23,6 +23,8 @@ class Peer:
     routing_id: bytes
     #: Monotonic time anything was last heard from it.
     last_seen: float
+    #: Its CURVE public key (Z85): every message on ``routing_id`` must come from this key.
+    key: bytes = b""
     #: From its HELLO; empty until it has said HELLO on this connection.
     coordinator_id: str = ""
     name: str = ""
@@ -75,9 +77,9 @@ class PeerTable:
     def get(self, routing_id: bytes) -> Peer | None:
         return self._peers.get(routing_id)
 
-    def add(self, routing_id: bytes, now: float) -> Peer:
-        """A new coordinator heard on ``routing_id``."""
-        peer = Peer(routing_id=routing_id, last_seen=now)
+    def add(self, routing_id: bytes, now: float, key: bytes = b"") -> Peer:
+        """A new coordinator heard on ``routing_id``, sending with CURVE key ``key``."""
+        peer = Peer(routing_id=routing_id, last_seen=now, key=key)
         self._peers[routing_id] = peer
         self._order.append(routing_id)
         return peer
@@ -86,12 +88,14 @@ class PeerTable:
         """Record ``peer``'s HELLO. Returns the earlier entry of the same coordinator it absorbed, if any.
 
         The earlier entry's queued and running work moves to ``peer`` (the live connection);
-        the earlier entry leaves the table.
+        the earlier entry leaves the table. Only an entry with the same CURVE key is taken
+        over: another key claiming the same coordinator id gets none of its work.
         """
         peer.coordinator_id = coordinator_id
         peer.name = name
         old = next(
-            (p for p in self._peers.values() if p is not peer and p.coordinator_id == coordinator_id), None
+            (p for p in self._peers.values()
+             if p is not peer and p.coordinator_id == coordinator_id and p.key == peer.key), None
         )
         if old is None:
             return None

@@ -8,6 +8,14 @@ ones that fall silent. Slots report through an inproc PULL socket that only
 this thread reads; a stop request (a signal) arrives through a self-pipe, so
 nothing but this thread ever touches the ROUTER.
 
+Who may do what is decided per message by the sender's CURVE key (see
+:mod:`sttdesk.agent.transport`): a coordinator whose key is in the trust list
+is served; any other key may pair (PAIR_* messages, :mod:`sttdesk.security.pairing`)
+and gets an ERROR ``not_paired`` for everything else, without ever entering the
+peer table. The trust list is re-read when its file changes, before each batch
+of messages: a revoked coordinator's next message is refused, and its queued
+and running work is dropped.
+
 Shutdown (:meth:`AgentRuntime.request_stop`): queued work is handed back at
 once with RELEASED, new WORK is released as it comes, running chunks get a grace
 period to finish (their results are sent as usual), whatever still runs after
@@ -32,8 +40,13 @@ from collections.abc import Callable
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from ..domain.errors import SttdeskError
+from ..security.errors import NotPairedError
+from ..security.keys import fingerprint
+from ..security.pairing import PairingDesk, PairingOffer
+from ..security.trust import TrustStore
 from ..protocol import (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_LIVENESS,
@@ -48,6 +61,11 @@ from ..protocol import (
     Message,
     MessageKind,
     ModelPiece,
+    PairChallenge,
+    PairConfirm,
+    PairExchange,
+    PairRequest,
+    PairResult,
     ProtocolError,
     Ready,
     Released,
@@ -63,6 +81,7 @@ from .peers import Peer, PeerTable, Task
 from .provisioning import OUT_MODELS, OUT_SEND, ModelFetcher, ModelInstaller
 from .slots import Slot
 from .status import STATUS_SECONDS, CoordinatorStatus, RuntimeStatus
+from .transport import sender_key
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +98,14 @@ SLOT_JOIN_SECONDS = 5.0
 #: only keep a runaway or hostile peer from filling the agent's memory.
 MAX_QUEUED_PER_PEER = 64
 MAX_QUEUED_BYTES_PER_PEER = 256 * 1024 * 1024
+#: Socket events that mean a connection failed its handshake.
+HANDSHAKE_FAILURES = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                      | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+_HANDSHAKE_FAILURE_NAMES = {
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "failed (wrong key, or not ZeroMQ at all)",
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "broke the protocol (garbled or replayed)",
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "was refused by authentication",
+}
 #: Warnings of one sort (rejected messages, dropped sends) logged per window; a flood of
 #: garbage is summarised, not logged line by line.
 WARNING_LIMIT = 20
@@ -126,6 +153,9 @@ class AgentRuntime:
         catalog: ModelCatalog,
         engine_factory: EngineFactory,
         *,
+        trust: TrustStore,
+        pairing: PairingDesk,
+        on_pairing_change: Callable[[list[PairingOffer]], None] | None = None,
         slots: int = 1,
         threads: int = 1,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
@@ -159,10 +189,14 @@ class AgentRuntime:
         self._status_interval = status_interval
         self._results_sent = 0
         self._failures_sent = 0
+        self._trust = trust
+        self._pairing = pairing
+        self._on_pairing_change = on_pairing_change or (lambda offers: None)
         self._peers = PeerTable()
         self._slots: list[Slot] = []
         self._rejects = _LimitedWarnings("rejected message(s)", clock)
         self._drops = _LimitedWarnings("dropped message(s)", clock)
+        self._refusals = _LimitedWarnings("refused message(s) from unpaired coordinators", clock)
         self._outbox_address = f"inproc://sttdesk-agent-slots-{id(self):x}"
         self._fetcher_address = f"inproc://sttdesk-agent-fetcher-{id(self):x}"
         self._installer = installer
@@ -184,6 +218,11 @@ class AgentRuntime:
             Bye: self._on_bye,
             ModelPiece: self._on_model_piece,
             Error: self._on_error,
+        }
+        self._pairing_handlers: dict[type, Callable[[bytes, bytes, Any], None]] = {
+            PairRequest: self._on_pair_request,
+            PairExchange: self._on_pair_exchange,
+            PairConfirm: self._on_pair_confirm,
         }
 
     # --- public ---------------------------------------------------------------------
@@ -228,10 +267,14 @@ class AgentRuntime:
         if self._installer is not None:
             self._fetcher = ModelFetcher(self._installer, context=context, outbox=self._fetcher_address)
             self._fetcher.start()
+        # Connections that fail the CURVE handshake (a wrong server key, a replayed or garbled
+        # handshake, garbage bytes) never reach the ROUTER: the socket monitor tells of them.
+        monitor = self._router.get_monitor_socket(HANDSHAKE_FAILURES)
         poller = zmq.Poller()
         poller.register(self._router, zmq.POLLIN)
         poller.register(outbox, zmq.POLLIN)
         poller.register(fetched, zmq.POLLIN)
+        poller.register(monitor, zmq.POLLIN)
         poller.register(self._stop_read, zmq.POLLIN)
         log.info(
             "agent %s (%s) serving: %d slot(s) x %d thread(s), models: %s",
@@ -246,6 +289,8 @@ class AgentRuntime:
                 if self._draining:
                     wait = min(wait, max(0.0, self._drain_deadline - now))
                 events = dict(poller.poll(wait * 1000))
+                # Before anything is read or sent: a revoked coordinator gets nothing more.
+                self._check_trust()
                 if self._stop_read in events:
                     self._take_stop_requests()
                 if outbox in events:
@@ -254,6 +299,8 @@ class AgentRuntime:
                     self._collect_fetcher(fetched)
                 if self._router in events:
                     self._read()
+                if monitor in events:
+                    self._log_handshake_failures(monitor)
                 now = self._clock()
                 self._drop_silent(now)
                 if now >= next_beat:
@@ -265,12 +312,24 @@ class AgentRuntime:
                     self._finish_if_drained(now)
                 self._rejects.flush()
                 self._drops.flush()
+                self._refusals.flush()
                 if self._on_status is not None and now >= next_status:
                     next_status = now + self._status_interval
                     self._report_status(now)
         finally:
+            self._router.disable_monitor()
+            monitor.close(0)
             clean = self._close(outbox, fetched)
         return clean
+
+    def _log_handshake_failures(self, monitor: zmq.Socket) -> None:
+        while True:
+            try:
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            what = _HANDSHAKE_FAILURE_NAMES.get(event["event"], "failed")
+            self._rejects.warn("a connection was refused: its CURVE handshake %s (error %s)", what, event["value"])
 
     # --- stop requests and shutdown -----------------------------------------------
 
@@ -423,28 +482,72 @@ class AgentRuntime:
     def _read(self) -> None:
         for _ in range(READ_BATCH):
             try:
-                frames = self._router.recv_multipart(zmq.NOBLOCK)
+                parts = self._router.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
             try:
-                self._on_frames(frames)
+                key = sender_key(parts[1]) if len(parts) > 1 else None
+                self._on_frames([part.bytes for part in parts], key)
             except Exception:
                 # One bad message must never take the agent down.
                 log.exception("error while handling a message")
 
-    def _on_frames(self, frames: list[bytes]) -> None:
+    def _check_trust(self) -> None:
+        """Re-read the trust list if it changed; drop every coordinator no longer trusted."""
+        try:
+            changed = self._trust.refresh()
+        except SttdeskError as exc:
+            # A damaged list must not open the agent up: keep the last good one, and say so.
+            self._rejects.warn("cannot re-read the trust list: %s", exc.user_message("en"))
+            return
+        if not changed:
+            return
+        for peer in self._peers:
+            if not self._trust.is_trusted(peer.key):
+                self._drop(peer, f"its key {fingerprint(peer.key)} was revoked")
+                self._send(peer.routing_id, Error.from_error(self._not_paired()))
+                self._pairing.withdraw(peer.key)
+
+    def _not_paired(self) -> NotPairedError:
+        return NotPairedError(agent=f"{self._identity.name} ({self._identity.agent_id})",
+                              fingerprint=fingerprint(self._pairing.agent_key))
+
+    def _on_frames(self, frames: list[bytes], key: bytes | None = None) -> None:
         routing_id, body = frames[0], frames[1:]
         now = self._clock()
+        if key is None:
+            # libzmq admitted a connection without asking the ZAP handler: never serve it.
+            self._refusals.warn("refused a message without a CURVE key on connection %s", routing_id.hex()[:8])
+            return
         peer = self._peers.get(routing_id)
+        if peer is not None and peer.key != key:
+            # Another key took this routing id over (ROUTER_HANDOVER): nothing more may go
+            # to the old holder's routing id, so its work is dropped.
+            self._drop(peer, f"its connection was taken over by key {fingerprint(key)}")
+            peer = None
         if peer is not None:
             peer.last_seen = now  # any message, even a bad one, is a sign of life
         try:
             message = decode(body)
         except ProtocolError as exc:
-            who = peer.label if peer else f"unknown peer {routing_id.hex()[:8]}"
+            who = peer.label if peer else f"unknown peer {routing_id.hex()[:8]} (key {fingerprint(key)})"
             self._rejects.warn("rejected a message from %s: %s [%s]", who, exc.detail, exc.code)
             self._send(routing_id, Error.from_error(exc))
             return
+        pairing = self._pairing_handlers.get(type(message))
+        if pairing is not None:
+            pairing(routing_id, key, message)
+            return
+        if not self._trust.is_trusted(key):
+            if not isinstance(message, (Bye, Error)):
+                self._refusals.warn("refused %s from unpaired key %s", type(message).KIND.value, fingerprint(key))
+                self._send(routing_id, Error.from_error(self._not_paired()))
+            return
+        if peer is None and isinstance(message, Hello | Heartbeat | Work):
+            peer = self._peers.add(routing_id, now, key)
+            if not isinstance(message, Hello):
+                log.info("new coordinator %s: announcing this agent", peer.label)
+                self._send(routing_id, self._ready())
         handler = self._handlers.get(type(message))
         if handler is None:
             kind = type(message).KIND.value
@@ -507,20 +610,16 @@ class AgentRuntime:
             peer.label, why, discarded, len(peer.running),
         )
 
-    def _known(self, routing_id: bytes, peer: Peer | None, now: float) -> Peer:
-        """The peer for ``routing_id``; a newcomer is recorded and told who this agent is."""
-        if peer is not None:
-            return peer
-        peer = self._peers.add(routing_id, now)
-        log.info("new coordinator %s: announcing this agent", peer.label)
-        self._send(routing_id, self._ready())
+    @staticmethod
+    def _known(routing_id: bytes, peer: Peer | None, now: float) -> Peer:
+        """The peer for ``routing_id`` (recorded, and told who this agent is, by _on_frames)."""
+        assert peer is not None
         return peer
 
     # --- message handlers -----------------------------------------------------------
 
     def _on_hello(self, routing_id: bytes, peer: Peer | None, message: Hello, now: float) -> None:
-        if peer is None:
-            peer = self._peers.add(routing_id, now)
+        peer = self._known(routing_id, peer, now)
         absorbed = self._peers.introduce(peer, message.coordinator_id, message.coordinator_name)
         if absorbed is not None:
             log.info("%s reconnected: %d queued and %d running chunk(s) follow it",
@@ -588,6 +687,69 @@ class AgentRuntime:
     def _on_error(self, routing_id: bytes, peer: Peer | None, message: Error, now: float) -> None:
         self._rejects.warn("%s rejected a message from this agent: %s [%s]",
                            peer.label if peer else routing_id.hex()[:8], message.detail, message.code)
+
+    # --- pairing (any key) ---------------------------------------------------------
+
+    def _pair_result(self, routing_id: bytes, *, error: SttdeskError | None = None) -> None:
+        self._send(routing_id, PairResult(
+            paired=error is None, agent_id=self._identity.agent_id, agent_name=self._identity.name,
+            error=ErrorInfo.from_error(error) if error is not None else None,
+        ))
+
+    def _on_pair_request(self, routing_id: bytes, key: bytes, message: PairRequest) -> None:
+        if self._trust.is_trusted(key):
+            self._send(routing_id, PairChallenge(agent_id=self._identity.agent_id, agent_name=self._identity.name,
+                                                 paired=True, expires_seconds=0.0, attempts_left=0))
+            return
+        name = message.coordinator_name[:80] or message.coordinator_id[:80]
+        try:
+            offer = self._pairing.request(key, name)
+        except SttdeskError as exc:
+            self._refusals.warn("pairing request from key %s refused: %s", fingerprint(key), exc.user_message("en"))
+            self._pair_result(routing_id, error=exc)
+            return
+        left = max(0.0, offer.expires - time.time())
+        log.info("PAIRING CODE %s for coordinator %r (key fingerprint %s); valid for %.0f s. "
+                 "Type it where pairing was started (sttdesk agents pair).", offer.shown, name,
+                 fingerprint(key), left)
+        self._publish_pairing()
+        self._send(routing_id, PairChallenge(agent_id=self._identity.agent_id, agent_name=self._identity.name,
+                                             paired=False, expires_seconds=max(left, 1.0),
+                                             attempts_left=offer.attempts_left))
+
+    def _on_pair_exchange(self, routing_id: bytes, key: bytes, message: PairExchange) -> None:
+        try:
+            answer, confirm, attempts_left = self._pairing.exchange(key, bytes.fromhex(message.spake))
+        except SttdeskError as exc:
+            self._refusals.warn("pairing attempt from key %s refused: %s", fingerprint(key), exc.user_message("en"))
+            self._publish_pairing()
+            self._pair_result(routing_id, error=exc)
+            return
+        self._send(routing_id, PairExchange(spake=answer.hex(), confirm=confirm, attempts_left=attempts_left))
+
+    def _on_pair_confirm(self, routing_id: bytes, key: bytes, message: PairConfirm) -> None:
+        try:
+            offer = self._pairing.confirm(key, message.confirm)
+        except SttdeskError as exc:
+            self._publish_pairing()
+            self._pair_result(routing_id, error=exc)
+            return
+        try:
+            self._trust.trust(key, name=offer.coordinator_name, how="paired")
+        except SttdeskError as exc:
+            log.error("paired with %r but cannot keep its key: %s", offer.coordinator_name, exc.user_message("en"))
+            self._pair_result(routing_id, error=exc)
+            return
+        log.info("paired with coordinator %r (key fingerprint %s): it is trusted from now on",
+                 offer.coordinator_name, fingerprint(key))
+        self._publish_pairing()
+        self._pair_result(routing_id)
+
+    def _publish_pairing(self) -> None:
+        try:
+            self._on_pairing_change(self._pairing.offers())
+        except Exception:
+            log.exception("could not publish the open pairing codes")
 
     def _fail(self, routing_id: bytes, work: Work, error: SttdeskError) -> None:
         self._send(routing_id, Failure(lease_id=work.lease_id, job_id=work.job_id, chunk_id=work.chunk_id,

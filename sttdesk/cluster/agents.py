@@ -41,6 +41,13 @@ class AgentLink:
     #: Measured speed: seconds of audio one slot transcribes per second of engine time,
     #: smoothed over its results; None until its first result.
     speed: float | None = None
+    #: The agent's CURVE public key (Z85): the link is encrypted to it and only this key can answer.
+    server_key: bytes = b""
+    #: Whether this coordinator trusts the agent's key (paired, or a local agent): only then
+    #: does it get work, audio or models.
+    trusted: bool = False
+    #: The agent answered "not paired": it does not trust this coordinator (yet).
+    refused: bool = False
 
     @property
     def ready(self) -> bool:
@@ -48,8 +55,8 @@ class AgentLink:
 
     @property
     def free_slots(self) -> int:
-        """Credit: how many more chunks the agent may hold right now."""
-        return max(0, self.slots - len(self.leases)) if self.ready else 0
+        """Credit: how many more chunks the agent may hold right now (none unless trusted)."""
+        return max(0, self.slots - len(self.leases)) if self.ready and self.trusted else 0
 
     def is_silent(self, now: float, *, interval: float = HEARTBEAT_INTERVAL,
                   liveness: int = HEARTBEAT_LIVENESS) -> bool:

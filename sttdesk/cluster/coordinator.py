@@ -12,6 +12,16 @@ heartbeat and fetch it from here (:mod:`sttdesk.cluster.provisioning`): pieces
 are read from disk by a reader thread and only sent by the owner thread, with
 per-agent and coordinator-wide limits on pieces in flight.
 
+Every link runs over CURVE: the coordinator connects as a CURVE client with its
+own key pair and the agent's public key (a peer without that key cannot answer).
+An agent gets work (and so audio) only while its key is trusted: a local agent
+of the app, or one in the trust list (paired or trusted by an admin). The trust
+list is re-read when its file changes, before every dispatch and every
+heartbeat; an agent whose key was revoked has its leases returned to the queue
+and its link closed at once, and an ``agents_trust_changed`` event tells the
+agent directory (sttdesk.service.agent_directory), which decides whom to
+connect to, to look again.
+
 Whatever an agent sends, the loop survives it: undecodable frames are logged
 (rate-limited), answered with ERROR and dropped; a message that fails while
 being handled is logged and dropped; and an error in one loop turn (the store
@@ -21,6 +31,7 @@ briefly locked, say) is logged and the next turn goes on.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -34,6 +45,9 @@ import zmq
 
 from .. import protocol as wire
 from ..protocol import HEARTBEAT_INTERVAL, HEARTBEAT_LIVENESS, ProtocolError
+from ..security.errors import NotPairedError
+from ..security.keys import KeyPair, fingerprint, generate_keypair, parse_public_key
+from ..security.trust import TrustStore
 from .agents import AgentLink
 from .leasing import AttemptError, LeaseManager, WorkOrder
 from .provisioning import ModelSource, ModelUploads, UploadStatus
@@ -71,6 +85,13 @@ class AgentStatus:
     session: str | None = None
     #: Measured speed: audio seconds per second per slot (None before its first result).
     speed: float | None = None
+    #: The agent's CURVE public key (Z85) and its fingerprint.
+    public_key: str = ""
+    fingerprint: str = ""
+    #: This coordinator trusts the agent (paired or local): only then does it get work.
+    trusted: bool = False
+    #: The agent said it does not trust this coordinator: pair them.
+    refused: bool = False
 
 
 class _WarningBudget:
@@ -100,14 +121,30 @@ class _WarningBudget:
         return False
 
 
-def make_coordinator_socket(ctx: zmq.Context, endpoint: str, routing_id: bytes) -> zmq.Socket:
-    """A DEALER socket connected to one agent (the one place sockets are configured).
+def new_routing_id() -> bytes:
+    """A random routing id for one agent socket.
 
-    The routing id is the coordinator's id: the agent's ROUTER hands a reconnected
-    socket the old one's place, so replies to leases already out still reach us.
+    The agent's ROUTER hands a reconnected socket its old place by routing id, so the
+    id is kept secret (it travels only inside CURVE) and differs per socket: an id
+    anyone could learn (the coordinator id says HELLO to every agent, paired or not)
+    would let another peer take our place and receive our transcripts.
+    """
+    return b"c" + os.urandom(15)  # ids starting with a zero byte are libzmq's own
+
+
+def make_coordinator_socket(ctx: zmq.Context, endpoint: str, routing_id: bytes, *, keys: KeyPair,
+                            server_key: bytes) -> zmq.Socket:
+    """A CURVE-client DEALER socket connected to one agent (the one place sockets are configured).
+
+    ``server_key`` is the agent's public key: the handshake fails unless the peer holds
+    its secret. A reconnected socket keeps ``routing_id``, so the agent's ROUTER gives
+    it the old one's place and replies to leases already out still reach us.
     """
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.CURVE_SERVERKEY, server_key)
+    sock.setsockopt(zmq.CURVE_PUBLICKEY, keys.public)
+    sock.setsockopt(zmq.CURVE_SECRETKEY, keys.secret)
     sock.setsockopt(zmq.ROUTING_ID, routing_id)
     sock.setsockopt(zmq.RECONNECT_IVL, int(wire.RECONNECT_INTERVAL * 1000))
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, int(wire.RECONNECT_INTERVAL_MAX * 1000))
@@ -134,20 +171,25 @@ class Coordinator:
         model_files: ModelSource | None = None,
         may_receive_models: Callable[[AgentLink], bool] | None = None,
         upload_options: dict[str, Any] | None = None,
+        keys: KeyPair | None = None,
+        trust: TrustStore | None = None,
     ) -> None:
         """``model_files`` finds the model files agents may fetch from here (None: no provisioning).
 
-        ``may_receive_models`` decides which agents may get them (only agents the user
-        trusts should); None lets every agent that said READY. ``upload_options`` are
-        keyword arguments for :class:`ModelUploads` (piece size, limits).
+        ``may_receive_models`` decides which agents may get them; None: only trusted agents
+        (paired or local), the same rule as for work and audio. ``upload_options`` are
+        keyword arguments for :class:`ModelUploads` (piece size, limits). ``keys``: this
+        coordinator's CURVE key pair (a fresh one for this run if None). ``trust``: the
+        agents it may give work to besides its local ones (none if None).
         """
         self.coordinator_id = coordinator_id or uuid.uuid4().hex[:12]
         self.name = name
+        self.keys = keys or generate_keypair()
+        self._trust = trust or TrustStore.in_memory()
         self._leases = leases
         self._clock = clock
         self._on_event = on_event or (lambda kind, data: None)
         self._ctx = context or zmq.Context.instance()
-        self._routing_id = self.coordinator_id.encode()
         self._commands: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue()
         self._wake_address = f"inproc://coordinator-wake-{self.coordinator_id}-{id(self)}"
         self._wake_lock = threading.Lock()
@@ -162,7 +204,7 @@ class Coordinator:
         self._dispatch_due = True
         self._status_lock = threading.Lock()
         self._status: list[AgentStatus] = []
-        self._may_receive_models = may_receive_models or (lambda link: True)
+        self._may_receive_models = may_receive_models or (lambda link: link.trusted)
         self._uploads = (
             ModelUploads(model_files, context=self._ctx, on_event=self._on_event, **(upload_options or {}))
             if model_files is not None else None
@@ -206,9 +248,25 @@ class Coordinator:
         thread = self._thread
         return thread is not None and thread.is_alive()
 
-    def add_agent(self, endpoint: str, *, local: bool = False) -> None:
-        """Connect to an agent at ``endpoint`` (e.g. ``tcp://127.0.0.1:7878``)."""
-        self._post("add", endpoint, local)
+    def add_agent(self, endpoint: str, *, server_key: bytes | str | None = None, local: bool = False) -> None:
+        """Connect to an agent at ``endpoint`` (e.g. ``tcp://127.0.0.1:7878``) whose public key is ``server_key``.
+
+        Without ``server_key`` the key of a trusted agent recorded at that address is used
+        (one paired by host:port); with none known the agent cannot be reached securely,
+        which is logged and reported as an ``agent_key_unknown`` event.
+        ``local``: started by this app, which read its key from the agent's own output:
+        trusted without pairing. Any other agent gets work only once its key is trusted.
+        Raises InvalidPublicKeyError for a malformed key.
+        """
+        if server_key is None:
+            known = [p for p in self._trust.peers() if p.endpoint == endpoint]
+            if not known:
+                log.error("cannot connect to agent %s: its public key is not known. Pair it first: "
+                          "sttdesk agents pair %s --key AGENT-KEY", endpoint, endpoint)
+                self._on_event("agent_key_unknown", {"endpoint": endpoint})
+                return
+            server_key = known[-1].public_key
+        self._post("add", endpoint, local, parse_public_key(server_key))
 
     def remove_agent(self, endpoint: str, *, crashed: bool = False) -> None:
         """Disconnect from an agent.
@@ -347,6 +405,7 @@ class Coordinator:
                 return
             if command == "add":
                 self._connect(*args)
+                self._check_trust()
             elif command == "remove":
                 self._remove(*args)
             elif command == "sweep":
@@ -357,10 +416,16 @@ class Coordinator:
 
     # --- agent links -----------------------------------------------------------
 
-    def _connect(self, endpoint: str, local: bool) -> None:
-        if endpoint in self._links:
-            return
-        self._links[endpoint] = AgentLink(endpoint=endpoint, local=local)
+    def _connect(self, endpoint: str, local: bool, server_key: bytes) -> None:
+        current = self._links.get(endpoint)
+        if current is not None:
+            if current.server_key == server_key:
+                return
+            # Another agent (another key) now answers at this address: start over with it.
+            log.info("agent %s has a new key %s", endpoint, fingerprint(server_key))
+            self._remove(endpoint, crashed=False)
+        self._links[endpoint] = AgentLink(endpoint=endpoint, local=local, server_key=server_key,
+                                          trusted=local or self._trust.is_trusted(server_key))
         try:
             self._open_socket(endpoint)
         except zmq.ZMQError as exc:
@@ -371,10 +436,11 @@ class Coordinator:
 
     def _open_socket(self, endpoint: str) -> None:
         assert self._poller is not None
-        sock = make_coordinator_socket(self._ctx, endpoint, self._routing_id)
+        link = self._links[endpoint]
+        sock = make_coordinator_socket(self._ctx, endpoint, new_routing_id(), keys=self.keys,
+                                       server_key=link.server_key)
         self._sockets[endpoint] = sock
         self._poller.register(sock, zmq.POLLIN)
-        link = self._links[endpoint]
         link.hellos_unanswered = 0  # whatever was queued on an old socket is gone with it
         self._say_hello(link, renew=False)
 
@@ -444,7 +510,34 @@ class Coordinator:
                     "agent %s is not accepting messages (queue full): %s dropped", endpoint, kind.value)
             return False
 
+    def _check_trust(self) -> None:
+        """Follow the trust list: revoked agents lose their leases and link, newly trusted ones get work."""
+        try:
+            changed = self._trust.refresh()
+        except Exception:
+            # A damaged list trusts nobody new; the links keep the trust they had until it reads again.
+            log.exception("cannot re-read the trusted agents")
+            return
+        if changed:
+            # Whom to connect to is the agent directory's business (found agents, addresses):
+            # it hears of the change here, also when another process (the CLI) made it.
+            self._on_event("agents_trust_changed", {})
+        for endpoint, link in list(self._links.items()):
+            trusted = link.local or self._trust.is_trusted(link.server_key)
+            if trusted == link.trusted:
+                continue
+            link.trusted = trusted
+            if trusted:
+                log.info("agent %s (%s) is trusted now", link.name or endpoint, fingerprint(link.server_key))
+                self._dispatch_due = True
+                continue
+            log.warning("agent %s (%s) was revoked: its %d lease(s) go back to the queue and its link is closed",
+                        link.name or endpoint, fingerprint(link.server_key), len(link.leases))
+            self._on_event("agent_revoked", {"endpoint": endpoint, "agent_id": link.agent_id})
+            self._remove(endpoint, crashed=False)
+
     def _heartbeat(self, now: float) -> None:
+        self._check_trust()
         for endpoint, link in list(self._links.items()):
             if link.ready and link.is_silent(now) and not self._has_input(endpoint):
                 self._lose(link)
@@ -557,6 +650,11 @@ class Coordinator:
             # The sign of life is already recorded; a READY agent also tells its models.
             if link.agent_id is not None:
                 self._on_agent_heartbeat(link, message)
+        elif isinstance(message, wire.Error) and message.code == NotPairedError.code:
+            if not link.refused:
+                log.warning("agent %s (key %s) does not trust this coordinator: pair it with "
+                            "'sttdesk agents pair %s'", link.endpoint, fingerprint(link.server_key), link.endpoint)
+            link.refused = True
         elif isinstance(message, wire.Error):
             if self._warning_allowed(link):
                 log.warning("agent %s rejected a message from this coordinator: %s %s", link.endpoint,
@@ -623,6 +721,7 @@ class Coordinator:
         link.threads = int(message.threads)
         link.models = {m.name: m.sha256 for m in message.models}
         link.lost = False
+        link.refused = False
         self._dispatch_due = True
         if not asked:
             # An agent announces itself unasked when it does not know us (it restarted, or
@@ -699,6 +798,7 @@ class Coordinator:
             self._leases.release(link, [lease_id])
 
     def _dispatch(self) -> None:
+        self._check_trust()  # a revoked agent must not get one more chunk
         links = [link for link in self._links.values() if link.free_slots > 0]
         if not links:
             return
@@ -726,6 +826,8 @@ class Coordinator:
                 ready=link.ready, slots=link.slots, busy=len(link.leases), threads=link.threads,
                 models=tuple(sorted(link.models)), last_seen=link.last_seen, session=link.session,
                 speed=link.speed,
+                public_key=link.server_key.decode("ascii"), fingerprint=fingerprint(link.server_key),
+                trusted=link.trusted, refused=link.refused,
             )
             for link in self._links.values()
         ]

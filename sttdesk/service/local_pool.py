@@ -33,7 +33,7 @@ STOP_GRACE_SECONDS = 10.0
 #: Local agents log warnings and errors only: their stderr is the user's terminal.
 DEFAULT_AGENT_LOG_LEVEL = "warning"
 
-_LISTENING = re.compile(r"listening on (tcp://\S+)")
+_LISTENING = re.compile(r"listening on (tcp://\S+)(?: key (\S{40}))?")
 
 
 
@@ -63,6 +63,8 @@ class _Member:
     index: int
     process: subprocess.Popen[str] | None = None
     endpoint: str | None = None
+    #: The agent's CURVE public key (Z85), from its listening line.
+    server_key: bytes | None = None
     restarts: int = 0
     next_start: float = 0.0
     log_thread: threading.Thread | None = field(default=None, repr=False)
@@ -104,6 +106,14 @@ class LocalPool:
     def endpoints(self) -> list[str]:
         with self._lock:
             return [m.endpoint for m in self._members if m.endpoint]
+
+    def server_key(self, endpoint: str) -> bytes:
+        """The CURVE public key the local agent at ``endpoint`` printed when it started."""
+        with self._lock:
+            for member in self._members:
+                if member.endpoint == endpoint and member.server_key:
+                    return member.server_key
+        raise KeyError(f"no local agent with a key listens on {endpoint}")
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -180,10 +190,11 @@ class LocalPool:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         for member, proc, (reader, result) in spawned:
             reader.join(max(0.0, deadline - time.monotonic()))
-            endpoint = result[0] if result else None
+            endpoint, key = result[0] if result else (None, None)
             with self._lock:
                 member.process = proc
                 member.endpoint = endpoint
+                member.server_key = key.encode("ascii") if key else None
             if endpoint is None:
                 log.error("local agent %d did not start (exit code %s)", member.index + 1, proc.poll())
                 if proc.poll() is None:
@@ -195,16 +206,16 @@ class LocalPool:
             self._on_endpoint(endpoint)
 
     @staticmethod
-    def _endpoint_reader(proc: subprocess.Popen[str]) -> tuple[threading.Thread, list[str]]:
-        """A started thread that reads the agent's stdout up to its listening line."""
+    def _endpoint_reader(proc: subprocess.Popen[str]) -> tuple[threading.Thread, list[tuple[str, str | None]]]:
+        """A started thread that reads the agent's stdout up to its listening line (endpoint, key)."""
         assert proc.stdout is not None
-        result: list[str] = []
+        result: list[tuple[str, str | None]] = []
 
         def read() -> None:
             for line in proc.stdout:  # type: ignore[union-attr]
                 match = _LISTENING.search(line)
                 if match:
-                    result.append(match.group(1))
+                    result.append((match.group(1), match.group(2)))
                     return
 
         reader = threading.Thread(target=read, daemon=True)

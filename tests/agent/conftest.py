@@ -20,11 +20,11 @@ def zmq_context() -> Iterator[zmq.Context]:
 
 @pytest.fixture
 def agent_factory(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
-    """``agent_factory(*args, name=...)`` starts a real agent; all are killed after the test."""
+    """``agent_factory(*args, name=..., trust=...)`` starts a real agent; all are killed after the test."""
     started: list[AgentProcess] = []
 
-    def start(*args: str, name: str = "agent") -> AgentProcess:
-        agent = start_agent(tmp_path, *args, name=name)
+    def start(*args: str, name: str = "agent", trust: bool = True) -> AgentProcess:
+        agent = start_agent(tmp_path, *args, name=name, trust=trust)
         started.append(agent)
         return agent
 

@@ -22,6 +22,7 @@ import zmq
 
 from sttdesk import protocol as wire
 from sttdesk.agent.models import fake_model
+from sttdesk.security.keys import KeyPair, generate_keypair
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: How long an agent may take to print its listening line.
@@ -30,6 +31,10 @@ START_TIMEOUT = 30.0
 REPLY_TIMEOUT = 10.0
 #: The fake engine's default model, as WORK must name it.
 FAKE_MODEL = fake_model("fake").ref
+#: The CURVE key pair scripted coordinators use unless told otherwise; agents trust it unless told not to.
+COORDINATOR_KEYS = generate_keypair()
+#: Each started agent's public key by endpoint, so a scripted coordinator can find it.
+AGENT_KEYS: dict[str, bytes] = {}
 
 M = TypeVar("M")
 
@@ -47,6 +52,8 @@ class AgentProcess:
     endpoint: str
     agent_id: str
     log_path: Path
+    #: The agent's CURVE public key, from its listening line.
+    key: bytes = b""
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -83,11 +90,16 @@ def agent_command(*args: str, data_dir: Path) -> list[str]:
     ]
 
 
-def start_agent(workdir: Path, *args: str, name: str = "agent") -> AgentProcess:
-    """Start an agent (``args`` after the loopback/port-0 defaults) and wait until it listens."""
+def start_agent(workdir: Path, *args: str, name: str = "agent", trust: bool = True) -> AgentProcess:
+    """Start an agent (``args`` after the loopback/port-0 defaults) and wait until it listens.
+
+    ``trust``: the agent serves :data:`COORDINATOR_KEYS` for this run (``--trust-key``).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"{name}.log"
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    if trust:
+        args = (f"--trust-key={COORDINATOR_KEYS.public.decode()}", *args)  # a key may start with "-"
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
             agent_command(*args, data_dir=workdir / f"{name}-data"),
@@ -105,16 +117,21 @@ def start_agent(workdir: Path, *args: str, name: str = "agent") -> AgentProcess:
         process.wait(10)
         raise AssertionError(f"agent did not start: {text!r}\n{log_path.read_text(errors='replace')}")
     words = text.split()
-    assert words[0] == "sttdesk-agent" and words[2:4] == ["listening", "on"], text
-    return AgentProcess(process=process, endpoint=words[4], agent_id=words[1], log_path=log_path)
+    assert words[0] == "sttdesk-agent" and words[2:4] == ["listening", "on"] and words[5] == "key", text
+    key = words[6].encode()
+    AGENT_KEYS[words[4]] = key
+    return AgentProcess(process=process, endpoint=words[4], agent_id=words[1], log_path=log_path, key=key)
 
 
 @dataclass
 class ScriptedCoordinator:
-    """A DEALER socket connected to one agent, driven step by step by a test."""
+    """A CURVE-client DEALER socket connected to one agent, driven step by step by a test."""
 
     context: zmq.Context
     endpoint: str
+    #: This coordinator's key pair, and the agent's public key (default: the one it printed).
+    keys: KeyPair = COORDINATOR_KEYS
+    server_key: bytes | None = None
     coordinator_id: str = "coordinator-1"
     name: str = "test desk"
     routing_id: bytes | None = None
@@ -127,6 +144,9 @@ class ScriptedCoordinator:
     def __post_init__(self) -> None:
         self.socket = self.context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.CURVE_SERVERKEY, self.server_key or AGENT_KEYS[self.endpoint])
+        self.socket.setsockopt(zmq.CURVE_PUBLICKEY, self.keys.public)
+        self.socket.setsockopt(zmq.CURVE_SECRETKEY, self.keys.secret)
         if self.routing_id is not None:
             self.socket.setsockopt(zmq.ROUTING_ID, self.routing_id)
         self.socket.connect(self.endpoint)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import zmq
 
 from sttdesk.agent.engines import fake_text
 from sttdesk.audio.decode import PcmFile
@@ -36,6 +37,8 @@ from sttdesk.cluster.leasing import LeaseManager, ModelRef
 from sttdesk.cluster.provisioning import ModelSource
 from sttdesk.domain.chunks import ChunkSpan, CutKind
 from sttdesk.domain.retry import RetryPolicy
+from sttdesk.security.keys import KeyPair, generate_keypair
+from sttdesk.security.trust import TrustStore
 from sttdesk.service.timers import Timers
 from sttdesk.store import JobStore
 
@@ -51,6 +54,17 @@ WAIT_TIMEOUT = 60.0
 CHUNK_DEADLINE = 120.0
 #: How often the coordinator's timers sweep leases and retries in these tests (as in the app).
 SWEEP_SECONDS = 1.0
+#: The CURVE key pair of every test coordinator: test agents serve it (``--trust-key``). A coordinator
+#: child process (``python -m tests.cluster.harness``) inherits the same pair through the environment.
+_KEYS_ENV = "STTDESK_TEST_COORDINATOR_SECRET"
+if os.environ.get(_KEYS_ENV):
+    _secret = os.environ[_KEYS_ENV].encode()
+    COORDINATOR_KEYS = KeyPair(public=zmq.curve_public(_secret), secret=_secret)
+else:
+    COORDINATOR_KEYS = generate_keypair()
+    os.environ[_KEYS_ENV] = COORDINATOR_KEYS.secret.decode()
+#: Agents the test coordinators trust: every agent start_agent started (by endpoint and key).
+TRUSTED_AGENTS = TrustStore.in_memory()
 
 T = TypeVar("T")
 
@@ -115,6 +129,8 @@ class AgentProcess:
     endpoint: str
     agent_id: str
     log_path: Path
+    #: The agent's CURVE public key, from its listening line.
+    key: bytes = b""
 
     @property
     def port(self) -> int:
@@ -173,7 +189,8 @@ def start_agent(workdir: Path, name: str, *args: str, port: int = 0, slots: int 
         sys.executable, "-m", "sttdesk.agent.main", "--host", "127.0.0.1", "--port", str(port),
         *engine_args, "--slots", str(slots),
         "--name", name, "--data-dir", str(workdir / name),
-        "--models-dir", str(models_dir or workdir / "no-models"), "--grace", "1", *args,
+        "--models-dir", str(models_dir or workdir / "no-models"), "--grace", "1",
+        f"--trust-key={COORDINATOR_KEYS.public.decode()}", *args,
     ]
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, cwd=REPO_ROOT,
@@ -183,7 +200,9 @@ def start_agent(workdir: Path, name: str, *args: str, port: int = 0, slots: int 
         kill_group(process)
         raise AssertionError(f"agent {name} did not start: {line!r}\n{log_path.read_text(errors='replace')}")
     words = line.split()
-    return AgentProcess(process=process, endpoint=words[-1], agent_id=words[1], log_path=log_path)
+    endpoint, key = words[words.index("on") + 1], words[words.index("key") + 1].encode()
+    TRUSTED_AGENTS.trust_for_session(key, name=name, endpoint=endpoint)
+    return AgentProcess(process=process, endpoint=endpoint, agent_id=words[1], log_path=log_path, key=key)
 
 
 # --- a coordinator wired like the app's ----------------------------------------------------------
@@ -230,7 +249,8 @@ def start_coordinator(store: JobStore, pcm: Path, *, coordinator_id: str | None 
     leases = LeaseManager(store, read_audio=pcm_reader(pcm), resolve_model=resolve_model,
                           policy=policy, on_event=on_event)
     coordinator = Coordinator(leases, coordinator_id=coordinator_id, name="test desk", on_event=on_event,
-                              model_files=model_files, upload_options=upload_options)
+                              model_files=model_files, upload_options=upload_options,
+                              keys=COORDINATOR_KEYS, trust=TRUSTED_AGENTS)
     timers = Timers(sweep=coordinator.sweep, purge=lambda: None, check_alerts=lambda: None,
                     sweep_seconds=SWEEP_SECONDS)
     coordinator.start()
@@ -253,7 +273,8 @@ def start_coordinator_process(workdir: Path, db: Path, pcm: Path, endpoints: lis
     log_path = workdir / "coordinator.log"
     command = [sys.executable, "-m", "tests.cluster.harness", "--db", str(db), "--pcm", str(pcm)]
     for endpoint in endpoints:
-        command += ["--agent", endpoint]
+        (key,) = [p.public_key for p in TRUSTED_AGENTS.peers() if p.endpoint == endpoint]
+        command += ["--agent", endpoint, f"--agent-key={key}"]
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, cwd=REPO_ROOT,
                                    env=_child_env(), start_new_session=True)
@@ -270,13 +291,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--pcm", type=Path, required=True)
     parser.add_argument("--agent", action="append", default=[])
+    parser.add_argument("--agent-key", action="append", default=[])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = JobStore(args.db)
     store.recover_after_restart()
     rig = start_coordinator(store, args.pcm)
-    for endpoint in args.agent:
-        rig.coordinator.add_agent(endpoint, local=True)
+    for endpoint, key in zip(args.agent, args.agent_key, strict=True):
+        rig.coordinator.add_agent(endpoint, local=True, server_key=key)
     rig.coordinator.wake()
     print("coordinator running", flush=True)
     stopped = threading.Event()

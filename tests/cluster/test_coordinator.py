@@ -24,6 +24,7 @@ from zmq.utils.monitor import recv_monitor_message
 from sttdesk import protocol as wire
 from sttdesk.domain.jobs import ChunkState, JobState
 from sttdesk.domain.transcript import RecognitionResult, Segment
+from sttdesk.security.keys import generate_keypair
 from sttdesk.store import JobStore
 
 from .harness import (
@@ -314,6 +315,10 @@ class RogueAgent:
     def __init__(self, context: zmq.Context) -> None:
         self.socket = context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
+        # A CURVE server with a key of its own, as an agent; nobody trusts it.
+        self.keys = generate_keypair()
+        self.socket.setsockopt(zmq.CURVE_SERVER, 1)
+        self.socket.setsockopt(zmq.CURVE_SECRETKEY, self.keys.secret)
         # Sending to a peer that is not (yet) connected fails instead of vanishing.
         self.socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
         # As a real agent's socket: a reconnected coordinator takes its old routing id's place.
@@ -398,10 +403,11 @@ def test_malformed_messages_are_dropped_and_logged_and_the_coordinator_carries_o
         rig = coordinators()
         waiting_job = add_job(store, pcm, 2)
         (real_chunk, _) = store.chunks_of(waiting_job)
-        rig.coordinator.add_agent(rogue.endpoint)
+        rig.coordinator.add_agent(rogue.endpoint, server_key=rogue.keys.public)
         rogue.wait_event(zmq.EVENT_ACCEPTED)
         rogue.receive(wire.Hello)
-        assert rogue.peer == rig.coordinator.coordinator_id.encode()  # its routing id is its id
+        # its routing id is a secret of this link, not its (widely told) coordinator id
+        assert rogue.peer != rig.coordinator.coordinator_id.encode() and len(rogue.peer) == 16
 
         valid = wire.encode(rogue_result(1, "x"))[0]
         missing = json.loads(valid)
@@ -436,6 +442,7 @@ def test_malformed_messages_are_dropped_and_logged_and_the_coordinator_carries_o
         rogue.wait_event(zmq.EVENT_DISCONNECTED)
         rogue.wait_event(zmq.EVENT_ACCEPTED)
         assert rig.coordinator.running
+        rogue.receive(wire.Hello)  # the fresh socket has a fresh routing id
 
         # replies about work from a peer that never said READY are not trusted
         rogue.send(rogue_result(real_chunk.id, "forged"))
@@ -476,7 +483,7 @@ def test_a_flood_of_garbage_is_summarised_not_logged_line_by_line(store, pcm, co
     rogue = RogueAgent(context)
     try:
         rig = coordinators()
-        rig.coordinator.add_agent(rogue.endpoint)
+        rig.coordinator.add_agent(rogue.endpoint, server_key=rogue.keys.public)
         rogue.receive(wire.Hello)
         for _ in range(500):
             rogue.send_raw(b"garbage")

@@ -83,11 +83,11 @@ _ports = iter(range(17000, 18000))
 
 def agent(name: str, slots: int = 1, *, models: dict[str, str] | None = None, local: bool = False,
           clock: FakeClock | None = None) -> AgentLink:
-    """A READY agent link (as if it had answered HELLO) with the base model unless told otherwise."""
+    """A READY, trusted agent link (as if it had answered HELLO) with the base model unless told otherwise."""
     return AgentLink(
         endpoint=f"tcp://127.0.0.1:{next(_ports)}", local=local, agent_id=name, name=name, slots=slots,
         threads=1, models={BASE.name: BASE.sha256} if models is None else models,
-        last_seen=clock() if clock else 0.0, session=f"session-{name}",
+        last_seen=clock() if clock else 0.0, session=f"session-{name}", trusted=True,
     )
 
 

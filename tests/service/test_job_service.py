@@ -438,8 +438,11 @@ def test_a_permanent_failure_fails_the_job_keeps_the_partial_transcript_and_retr
         # agent finishes every other chunk
         bad = LocalPool(
             agents=1, threads=1, models_dir=core.paths.models_dir, data_dir=tmp_path / "bad-agent",
-            on_endpoint=lambda endpoint: core.coordinator.add_agent(endpoint, local=True), engine="fake",
-            extra_args=(*fake_model_args(core.models), "--fake-fail", "corrupt_model",
+            on_endpoint=lambda endpoint: core.coordinator.add_agent(endpoint, local=True,
+                                                                    server_key=bad.server_key(endpoint)),
+            engine="fake",
+            extra_args=(*fake_model_args(core.models), f"--trust-key={core.coordinator.keys.public.decode()}",
+                        "--fake-fail", "corrupt_model",
                         "--fake-fail-count", "1", "--fake-delay", "2.5"),
         )
         bad.start()
