@@ -134,7 +134,7 @@ def test_a_broken_link_resumes_the_transfer_from_the_partial_file(tmp_path: Path
     relay = Relay((host, int(port)), rate=20e6)
     rig_factory.relays.append(relay)
     job_id = add_job(rig.store, pcm, 2, length=3.0, model=served.name)
-    rig.coordinator.add_agent(relay.endpoint)
+    rig.coordinator.add_agent(relay.endpoint, server_key=agent.key)  # the key of the agent behind the relay
 
     partial_dir = models_dir / ".provisioning"
 
