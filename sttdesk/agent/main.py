@@ -56,7 +56,7 @@ from ..announcement import AgentAnnouncement
 from ..domain.errors import SttdeskError
 from ..paths import default_paths
 from ..protocol import DEFAULT_AGENT_PORT, PROTOCOL_VERSION
-from ..security.keys import KeyPair, key_directory, load_or_create_keypair
+from ..security.keys import KeyPair, key_directory, load_or_create_keypair, parse_public_key
 from ..security.pairing import OPEN_CODES_FILE, PairingDesk, PairingOffer, write_open_codes
 from ..security.trust import TRUSTED_COORDINATORS_FILE, TrustStore
 from .admin import run_admin

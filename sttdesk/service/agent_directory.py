@@ -29,6 +29,7 @@ a ready agent whose mDNS records lapsed keeps working.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import threading
@@ -108,6 +109,11 @@ def address_endpoint(address: str) -> str:
 def looks_like_address(text: str) -> bool:
     """Whether ``text`` reads as host:port (or tcp://...), not as an agent id or name."""
     cleaned = text.strip()
+    try:
+        ipaddress.ip_address(cleaned.strip("[]"))
+        return True
+    except ValueError:
+        pass
     return cleaned.startswith("tcp://") or (":" in cleaned and _ADDRESS.match(cleaned) is not None)
 
 
@@ -155,9 +161,9 @@ def pair_target(which: str, found: list[Any], *, key: str | bytes | None = None)
                               label=f"{agent.card.name} ({agent.agent_id})")
         return PairTarget(endpoint=agent.endpoint, public_key=announced, found=True,
                           label=f"{agent.card.name} ({agent.agent_id})")
-    if not looks_like_address(which):
+    if not looks_like_address(which) and key is None:
         raise AgentNotFoundError(which=which)
-    address = normalize_address(which)
+    address = normalize_address(which)  # with a key, a bare host name is an address too
     if key is None:
         raise AgentKeyRequiredError(address=address)
     return PairTarget(endpoint=address_endpoint(address), public_key=parse_public_key(key), found=False,

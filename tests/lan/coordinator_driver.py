@@ -11,21 +11,27 @@ sockets; it talks to this program instead, one JSON object per line:
 Operations: ``add_job`` (path, language, model), ``job`` (job_id), ``chunks``
 (job_id: state and agent of each chunk), ``transcript`` (job_id), ``agents``
 (coordinator links), ``found`` (agents announced on the LAN), ``add_agent`` /
-``remove_agent`` (address), ``stop``.
+``remove_agent`` (address, key), ``pair`` (which, code_file: pairs through
+``core.agents.pair``; when the agent shows its code the driver emits
+``{"event": "pairing_code_wanted", ...}`` and waits for the test to write the
+code into ``code_file``), ``revoke`` (which), ``stop``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("coordinator_driver")
+
+#: How long pairing waits for the test to hand over the agent's code (seconds).
+CODE_WAIT_SECONDS = 60.0
 _out_lock = threading.Lock()
 
 
@@ -43,11 +49,6 @@ def main() -> int:
     from sttdesk.service.job_service import JobRequest
 
     core = build_core(pool_agents=0, discovery=True)
-    trusted = os.environ.get("STTDESK_TEST_TRUSTED_IDS")
-    if trusted is not None:
-        # Stands in for paired keys until the trust store exists: only these agent ids get work.
-        ids = set(trusted.split(","))
-        core.agents.set_trust(lambda agent: agent.agent_id in ids)
     core.events.subscribe(lambda e: emit({"event": e.kind.value, "job_id": e.job_id, "data": e.data}))
 
     def handle(request: dict[str, Any]) -> Any:
@@ -68,7 +69,27 @@ def main() -> int:
         if op == "found":
             return [asdict(a) for a in core.agents.found()]
         if op == "add_agent":
-            return core.agents.add(request["address"])
+            return core.agents.add(request["address"], key=request.get("key"))
+        if op == "pair":
+            code_file = Path(request["code_file"])
+
+            def ask_code(info: Any) -> str | None:
+                emit({"event": "pairing_code_wanted", "job_id": None,
+                      "data": {"agent_id": info.agent_id, "fingerprint": info.fingerprint}})
+                deadline = time.monotonic() + CODE_WAIT_SECONDS
+                while time.monotonic() < deadline:
+                    if code_file.is_file():
+                        code = code_file.read_text().strip()
+                        code_file.unlink()
+                        return code
+                    time.sleep(0.1)
+                return None  # the test never gave it: pairing is cancelled
+
+            outcome = core.agents.pair(request["which"], ask_code)
+            return {"agent_id": outcome.agent_id, "endpoint": outcome.endpoint,
+                    "already_paired": outcome.already_paired, "fingerprint": outcome.peer.fingerprint}
+        if op == "revoke":
+            return core.agents.revoke(request["which"]).fingerprint
         if op == "remove_agent":
             return core.agents.remove(request["address"])
         raise ValueError(f"unknown op {op!r}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -106,11 +107,9 @@ class CoordinatorDriver:
     """The core in a namespace (tests/lan/coordinator_driver.py), called over stdin/stdout."""
 
     def __init__(self, lan: OfficeLan, host: str, home: Path, tmp: Path, *, log_name: str = "coordinator",
-                 trusted_ids: list[str] | None = None, models_dir: Path | None = None) -> None:
-        extra = {"STTDESK_NETWORK__DISCOVERY": "true"}
-        if trusted_ids is not None:
-            extra["STTDESK_TEST_TRUSTED_IDS"] = ",".join(trusted_ids)
-        env = child_env(home, **extra)
+                 models_dir: Path | None = None) -> None:
+        self._tmp = tmp
+        env = child_env(home, STTDESK_NETWORK__DISCOVERY="true")
         if models_dir is not None:
             env["STTDESK_MODELS_DIR"] = str(models_dir)
         self.proc, self.out = start_json_child(
@@ -120,16 +119,37 @@ class CoordinatorDriver:
         self.out.wait_for(lambda m: m.get("ready") is True, timeout=START_TIMEOUT, what="coordinator start")
 
     def call(self, op: str, *, timeout: float = 30.0, **args: Any) -> Any:
+        return self.result(self.send(op, **args), op=op, timeout=timeout)
+
+    def send(self, op: str, **args: Any) -> int:
+        """Send a request without waiting for its reply; returns its id for :meth:`result`."""
         self._next += 1
-        request_id = self._next
         stdin = self.proc.process.stdin
         assert stdin is not None
-        stdin.write(json.dumps({"id": request_id, "op": op, **args}) + "\n")
+        stdin.write(json.dumps({"id": self._next, "op": op, **args}) + "\n")
         stdin.flush()
+        return self._next
+
+    def result(self, request_id: int, *, op: str, timeout: float) -> Any:
         reply = self.out.wait_for(lambda m: m.get("reply") == request_id, timeout=timeout, what=f"reply to {op}")
         if "error" in reply:
             raise RuntimeError(f"{op} failed in the coordinator: {reply['error']}")
         return reply["result"]
+
+    def pair(self, lan: OfficeLan, agent_host: str, which: str, *, timeout: float = 60.0) -> dict[str, Any]:
+        """Pair with the agent on ``agent_host`` the way a user does: the coordinator asks, the
+        agent opens a code, the code is read on the agent's computer with ``sttdesk-agent
+        pairing`` (inside its namespace) and typed in on the coordinator's side."""
+        code_file = self._tmp / f"pairing-code-{which}"
+        mark = self.mark()
+        request_id = self.send("pair", which=which, code_file=str(code_file))
+        self.event("pairing_code_wanted", lambda d: True, timeout=timeout, after=mark)
+        shown = lan.run(agent_host, [sys.executable, "-m", "sttdesk.agent.main", "pairing",
+                                     "--data-dir", str(self._tmp / agent_host / "data")])
+        codes = re.findall(r"^code (\S+)", shown, re.MULTILINE)
+        assert len(codes) == 1, shown
+        code_file.write_text(codes[0])
+        return self.result(request_id, op="pair", timeout=timeout)
 
     def event(self, kind: str, predicate: Callable[[dict[str, Any]], bool] = lambda d: True, *,
               timeout: float, after: int = 0) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Issue #5's office: a coordinator and three agent PCs in network namespaces on one bridge.
 
-The coordinator finds the agents through zeroconf, works only with those it
-trusts (pc3 is not paired: it is listed but gets no audio), gives pc2 the
+The coordinator finds the agents through zeroconf, pairs with pc1 and pc2 the
+way a user does (the code each agent shows is read with ``sttdesk-agent
+pairing`` on that PC and typed in), works only with those it trusts (pc3 is
+not paired: it is listed but gets no audio), gives pc2 the
 model it lacks, and transcribes a real recording with real whisper.cpp on
 both trusted agents. Then pc2's cable is pulled while it holds a chunk: the
 job completes on pc1 with every chunk done, and pc2 rejoins when its cable is
@@ -98,14 +100,20 @@ def test_office_lan_discovers_provisions_survives_a_cut_link_and_follows_agents(
                           agent_id="pc2")
         start_agent(lan, "pc3", tmp_path, "--engine", "fake", "--fake-model", f"{MODEL}:{sha256}",
                     agent_id="pc3")
-        office = CoordinatorDriver(lan, "office", tmp_path / "office", tmp_path, trusted_ids=["pc1", "pc2"],
-                                   models_dir=real_models_dir)
+        office = CoordinatorDriver(lan, "office", tmp_path / "office", tmp_path, models_dir=real_models_dir)
         try:
             found = {i: office.event("agent_found", lambda d, i=i: d["agent_id"] == i, timeout=DISCOVERY_TIMEOUT)
                      for i in ("pc1", "pc2", "pc3")}
-            assert {i: d["trusted"] for i, d in found.items()} == {"pc1": True, "pc2": True, "pc3": False}
+            # Nobody is paired yet: every agent is listed, none is connected.
+            assert {i: d["trusted"] for i, d in found.items()} == {"pc1": False, "pc2": False, "pc3": False}
             assert found["pc2"]["endpoint"] == f"tcp://{lan.host('pc2').address}:7878"
             assert found["pc2"]["models"] == [] and MODEL in found["pc1"]["models"]
+            assert all(found[i]["public_key"] for i in found)  # the announcement carries the CURVE key
+            # Pair pc1 (by its id) and pc2 (by its name) with the codes they show.
+            paired = {"pc1": office.pair(lan, "pc1", "pc1"), "pc2": office.pair(lan, "pc2", "pc2")}
+            assert {i: (p["agent_id"], p["already_paired"]) for i, p in paired.items()} == {
+                "pc1": ("pc1", False), "pc2": ("pc2", False)}
+            assert paired["pc1"]["fingerprint"] == found["pc1"]["fingerprint"]
             for agent_id in ("pc1", "pc2"):
                 office.event("agent_seen", lambda d, i=agent_id: d["agent_id"] == i, timeout=DISCOVERY_TIMEOUT)
             listed = {f["details"]["agent_id"]: f["trusted"] for f in office.call("found")}
@@ -151,8 +159,9 @@ def test_office_lan_discovers_provisions_survives_a_cut_link_and_follows_agents(
             office.stop()
 
         # The coordinator restarts: the agents, still running, serve the new one.
+        # Both sides kept each other's keys: no pairing again.
         again = CoordinatorDriver(lan, "office", tmp_path / "office", tmp_path, log_name="coordinator-2",
-                                  trusted_ids=["pc1", "pc2"], models_dir=real_models_dir)
+                                  models_dir=real_models_dir)
         try:
             for agent_id in ("pc1", "pc2"):
                 again.event("agent_seen", lambda d, i=agent_id: d["agent_id"] == i, timeout=DISCOVERY_TIMEOUT)

@@ -12,7 +12,17 @@ import pytest
 
 from sttdesk.announcement import AgentAnnouncement
 from sttdesk.cluster.discovery import DiscoveredAgent
-from sttdesk.service.agent_directory import AgentDirectory, InvalidAgentAddressError, normalize_address
+from sttdesk.security.keys import fingerprint, generate_keypair
+from sttdesk.security.trust import TrustStore
+from sttdesk.service.agent_directory import (
+    AgentAmbiguousError,
+    AgentDirectory,
+    AgentKeyRequiredError,
+    AgentNotFoundError,
+    InvalidAgentAddressError,
+    normalize_address,
+    pair_target,
+)
 from sttdesk.service.events import EventBus, EventKind, ServiceEvent
 from sttdesk.settings import load_settings
 
@@ -31,9 +41,12 @@ class FakeCoordinator:
 
     links: dict[str, Link] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    #: The server key each add_agent call gave (None: left to the coordinator's lookup).
+    keys: dict[str, Any] = field(default_factory=dict)
 
-    def add_agent(self, endpoint: str, *, local: bool = False) -> None:
+    def add_agent(self, endpoint: str, *, server_key: Any = None, local: bool = False) -> None:
         self.calls.append(("add", endpoint))
+        self.keys[endpoint] = server_key
         self.links[endpoint] = Link(endpoint)
 
     def remove_agent(self, endpoint: str, *, crashed: bool = False) -> None:
@@ -56,10 +69,10 @@ class FakeBrowser:
         self.running = False
 
 
-def agent(agent_id: str, address: str, *, instance: str | None = None, models: tuple[str, ...] = ("base",)
-          ) -> DiscoveredAgent:
+def agent(agent_id: str, address: str, *, instance: str | None = None, models: tuple[str, ...] = ("base",),
+          key: str = "") -> DiscoveredAgent:
     card = AgentAnnouncement(agent_id=agent_id, name=agent_id, protocol=1, version="0.1", slots=2, threads=1,
-                             models=models)
+                             models=models, public_key=key, fingerprint=fingerprint(key) if key else "")
     return DiscoveredAgent(instance=instance or agent_id, card=card, addresses=(address,), port=7878)
 
 
@@ -185,9 +198,12 @@ def test_ipv6_addresses_are_bracketed() -> None:
 def test_the_core_persists_added_agents_in_the_settings_file(isolated_dirs: Path) -> None:
     from sttdesk.app import build_core
 
+    key = generate_keypair().public.decode()
     core = build_core(pool_agents=0)
     try:
-        core.agents.add("127.0.0.1:7999")
+        with pytest.raises(AgentKeyRequiredError):
+            core.agents.add("127.0.0.1:7999")  # nobody said which key it has
+        core.agents.add("127.0.0.1:7999", key=key)
     finally:
         core.stop()
     settings = load_settings(environ={})
@@ -196,9 +212,10 @@ def test_the_core_persists_added_agents_in_the_settings_file(isolated_dirs: Path
     with build_core(pool_agents=0) as again:
         assert again.agents.manual() == ["127.0.0.1:7999"]
         assert not again.agents.discovery_enabled
-        deadline_ok = _eventually(lambda: any(a.endpoint == "tcp://127.0.0.1:7999"
+        deadline_ok = _eventually(lambda: any(a.endpoint == "tcp://127.0.0.1:7999" and a.public_key == key
                                               for a in again.coordinator.agents()))
         assert deadline_ok
+        assert [p.public_key for p in again.agents.trusted()] == [key]
         again.agents.remove("127.0.0.1:7999")
     assert load_settings(environ={}).network.agents == []
 
@@ -218,17 +235,27 @@ def test_cli_adds_lists_and_removes_agents_by_address(isolated_dirs: Path, capsy
                                                       ) -> None:
     from sttdesk.cli.main import main
 
-    assert main(["agents", "add", "10.9.8.7"]) == 0
-    assert main(["agents", "add", "10.9.8.7:7878"]) == 0
+    key = generate_keypair().public.decode()
+    assert main(["agents", "add", "10.9.8.7"]) == 1  # no key known for it
+    assert "--key" in capsys.readouterr().err
+    assert main(["agents", "add", "10.9.8.7", f"--key={key}"]) == 0
+    assert main(["agents", "add", "10.9.8.7:7878"]) == 0  # its key is known now
     assert "already listed" in capsys.readouterr().out
     assert main(["agents", "addresses"]) == 0
     assert capsys.readouterr().out.split() == ["10.9.8.7:7878"]
     assert load_settings(environ={}).network.agents == ["10.9.8.7:7878"]
     assert main(["agents", "add", "not an address"]) == 1
     assert "host:port" in capsys.readouterr().err
+    assert main(["agents", "list", "--browse-seconds", "0"]) == 0
+    listing = capsys.readouterr().out
+    assert f"10.9.8.7:7878                {fingerprint(key)}  trusted" in listing
+    assert f"{fingerprint(key)}  -" in listing and "tcp://10.9.8.7:7878" in listing
     assert main(["agents", "remove", "10.9.8.7"]) == 0
     assert main(["agents", "remove", "10.9.8.7"]) == 1
     assert load_settings(environ={}).network.agents == []
+    assert main(["agents", "revoke", "10.9.8.7:7878"]) == 0
+    assert main(["agents", "revoke", "10.9.8.7:7878"]) == 1
+    assert "No agent matches" in capsys.readouterr().err
 
 
 def test_an_agent_that_withdrew_while_connected_is_followed_when_found_elsewhere(bus: EventBus) -> None:
@@ -242,3 +269,53 @@ def test_an_agent_that_withdrew_while_connected_is_followed_when_found_elsewhere
     assert coordinator.calls == [("add", "tcp://10.0.0.5:7878"), ("remove", "tcp://10.0.0.5:7878"),
                                  ("add", "tcp://10.0.0.6:7878")]
     assert [f.connected_endpoint for f in directory.found()] == ["tcp://10.0.0.6:7878"]
+
+
+def test_the_trust_store_decides_found_agents_by_their_announced_key(bus: EventBus, tmp_path: Path) -> None:
+    store = TrustStore(tmp_path / "trusted-agents.json")
+    paired, stranger = generate_keypair().public.decode(), generate_keypair().public.decode()
+    store.trust(paired, name="pc1", how="paired")
+    coordinator = FakeCoordinator()
+    browsers: list[FakeBrowser] = []
+    directory = AgentDirectory(coordinator, bus, manual=[], save_manual=lambda a: None,
+                               browser_factory=lambda cb: browsers.append(FakeBrowser(cb)) or browsers[-1],
+                               trust_store=store)
+    directory.start()
+    browsers[0].on_change("found", agent("pc1", "10.0.0.5", key=paired))
+    browsers[0].on_change("found", agent("pc3", "10.0.0.7", key=stranger))
+    browsers[0].on_change("found", agent("old", "10.0.0.8"))  # announces no key: never trusted
+    assert coordinator.calls == [("add", "tcp://10.0.0.5:7878")]
+    assert coordinator.keys["tcp://10.0.0.5:7878"] == paired  # the key comes from the announcement
+    assert {f.details["agent_id"]: (f.trusted, f.fingerprint) for f in directory.found()} == {
+        "pc1": (True, fingerprint(paired)), "pc3": (False, fingerprint(stranger)), "old": (False, "")}
+
+    # An agent id looks like the id of one found agent, "pc" like two.
+    with pytest.raises(AgentAmbiguousError):
+        pair_target("pc", [agent("pc1", "10.0.0.5"), agent("pc3", "10.0.0.7")])
+    # Another process (the CLI) trusts pc3: the coordinator tells the directory, which connects it.
+    TrustStore(tmp_path / "trusted-agents.json").trust(stranger, how="paired")
+    store.refresh()
+    directory.retrust()
+    assert coordinator.calls[-1] == ("add", "tcp://10.0.0.7:7878")
+    revoked = directory.revoke("pc1")
+    assert revoked.public_key == paired and coordinator.calls[-1] == ("remove", "tcp://10.0.0.5:7878")
+    with pytest.raises(AgentNotFoundError) as caught:
+        directory.revoke("pc1")
+    assert "pc1" in caught.value.user_message("en") and "pc1" in caught.value.user_message("vi")
+
+
+def test_pairing_targets_come_from_announcements_or_from_an_address_with_a_key() -> None:
+    key = generate_keypair().public.decode()
+    found = [agent("pc1", "10.0.0.5", key=key)]
+    by_name = pair_target("PC1", found)
+    assert (by_name.endpoint, by_name.public_key, by_name.found) == ("tcp://10.0.0.5:7878", key.encode(), True)
+    assert pair_target("10.0.0.5:7878", found).found is True  # an address discovery knows
+    other = generate_keypair().public.decode()
+    by_address = pair_target("10.0.0.9", found, key=other)
+    assert (by_address.endpoint, by_address.public_key, by_address.found) == (
+        "tcp://10.0.0.9:7878", other.encode(), False)
+    with pytest.raises(AgentKeyRequiredError) as caught:
+        pair_target("10.0.0.9:7000", found)
+    assert "--key" in caught.value.user_message("en") and "--key" in caught.value.user_message("vi")
+    with pytest.raises(AgentNotFoundError):
+        pair_target("nobody", found)
