@@ -81,7 +81,7 @@ from .peers import Peer, PeerTable, Task
 from .provisioning import OUT_MODELS, OUT_SEND, ModelFetcher, ModelInstaller
 from .slots import Slot
 from .status import STATUS_SECONDS, CoordinatorStatus, RuntimeStatus
-from .transport import sender_key
+from .transport import WATCHED_EVENTS, HandshakeWatch, sender_key
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +99,6 @@ SLOT_JOIN_SECONDS = 5.0
 MAX_QUEUED_PER_PEER = 64
 MAX_QUEUED_BYTES_PER_PEER = 256 * 1024 * 1024
 #: Socket events that mean a connection failed its handshake.
-HANDSHAKE_FAILURES = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                      | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
-_HANDSHAKE_FAILURE_NAMES = {
-    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "failed (wrong key, or not ZeroMQ at all)",
-    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "broke the protocol (garbled or replayed)",
-    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "was refused by authentication",
-}
 #: Warnings of one sort (rejected messages, dropped sends) logged per window; a flood of
 #: garbage is summarised, not logged line by line.
 WARNING_LIMIT = 20
@@ -269,7 +262,8 @@ class AgentRuntime:
             self._fetcher.start()
         # Connections that fail the CURVE handshake (a wrong server key, a replayed or garbled
         # handshake, garbage bytes) never reach the ROUTER: the socket monitor tells of them.
-        monitor = self._router.get_monitor_socket(HANDSHAKE_FAILURES)
+        monitor = self._router.get_monitor_socket(WATCHED_EVENTS)
+        handshakes = HandshakeWatch()
         poller = zmq.Poller()
         poller.register(self._router, zmq.POLLIN)
         poller.register(outbox, zmq.POLLIN)
@@ -300,7 +294,7 @@ class AgentRuntime:
                 if self._router in events:
                     self._read()
                 if monitor in events:
-                    self._log_handshake_failures(monitor)
+                    self._log_handshake_failures(monitor, handshakes)
                 now = self._clock()
                 self._drop_silent(now)
                 if now >= next_beat:
@@ -322,14 +316,15 @@ class AgentRuntime:
             clean = self._close(outbox, fetched)
         return clean
 
-    def _log_handshake_failures(self, monitor: zmq.Socket) -> None:
+    def _log_handshake_failures(self, monitor: zmq.Socket, handshakes: HandshakeWatch) -> None:
         while True:
             try:
                 event = recv_monitor_message(monitor, zmq.NOBLOCK)
             except zmq.Again:
                 return
-            what = _HANDSHAKE_FAILURE_NAMES.get(event["event"], "failed")
-            self._rejects.warn("a connection was refused: its CURVE handshake %s (error %s)", what, event["value"])
+            warning = handshakes.feed(event["event"], event["value"])
+            if warning is not None:
+                self._rejects.warn("%s", warning)
 
     # --- stop requests and shutdown -----------------------------------------------
 

@@ -13,6 +13,8 @@ so that an unknown coordinator can ask to pair; it gets nothing else.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections import OrderedDict
 
@@ -178,3 +180,72 @@ def make_agent_socket(context: zmq.Context, endpoint: str, *, keys: KeyPair, zap
 def bound_endpoint(sock: zmq.Socket) -> str:
     """The endpoint the socket actually listens on (the real port when bound to port 0)."""
     return sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+
+#: Socket monitor events :class:`HandshakeWatch` needs.
+WATCHED_EVENTS = (zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED
+                  | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                  | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+_FAILURES = {
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "failed (wrong key, or not ZeroMQ at all)",
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "broke the protocol (garbled or replayed)",
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "was refused by authentication",
+}
+#: Connections still in their handshake that are tracked at once (older ones are forgotten).
+MAX_TRACKED_HANDSHAKES = 1024
+
+
+class HandshakeWatch:
+    """Turns the agent socket's monitor events into warnings about refused connections.
+
+    libzmq reports a failed CURVE handshake (wrong key, a replay) as an event, but a
+    connection that never gets that far (garbage bytes, an HTTP request, a port scan)
+    only as accepted then disconnected. The watch keeps the connections accepted and
+    not yet through their handshake (by file descriptor, with the peer's address read
+    when it was accepted): one that disconnects while still there was garbage.
+    libzmq does not say which connection a handshake result belongs to, so results
+    settle the oldest open one; with many handshakes at once a warning may name the
+    wrong peer, never miss one.
+    """
+
+    def __init__(self, *, limit: int = MAX_TRACKED_HANDSHAKES) -> None:
+        self._opening: OrderedDict[int, str] = OrderedDict()
+        self._limit = limit
+
+    def feed(self, event: int, value: int) -> str | None:
+        """One monitor event; returns a warning to log, or None."""
+        if event == zmq.EVENT_ACCEPTED:
+            self._opening[value] = _peer_of(value)
+            while len(self._opening) > self._limit:
+                self._opening.popitem(last=False)
+            return None
+        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            if self._opening:
+                self._opening.popitem(last=False)
+            return None
+        if event in _FAILURES:
+            peer = self._opening.popitem(last=False)[1] if self._opening else ""
+            return f"a connection{_from(peer)} was refused: its CURVE handshake {_FAILURES[event]} (error {value})"
+        if event == zmq.EVENT_DISCONNECTED and value in self._opening:
+            peer = self._opening.pop(value)
+            return (f"a connection{_from(peer)} was refused: its CURVE handshake never completed "
+                    "(not ZeroMQ, garbled, or too slow)")
+        return None
+
+
+def _from(peer: str) -> str:
+    return f" from {peer}" if peer else ""
+
+
+def _peer_of(fd: int) -> str:
+    """The remote address of the connection on ``fd`` ("" when it is gone already)."""
+    try:
+        copy = os.dup(fd)
+    except OSError:
+        return ""
+    try:
+        with socket.socket(fileno=copy) as sock:
+            host, port = sock.getpeername()[:2]
+    except OSError:
+        return ""
+    return f"{host}:{port}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import socket
 import subprocess
@@ -195,15 +196,20 @@ def test_wrong_server_key_garbage_and_replayed_handshakes_are_refused_while_a_pa
         log = agent.wait_for_log("its CURVE handshake", count=failures_before + 1)
         assert log.count("connected") == connections_before  # the replay got nowhere
 
-        # garbage bytes on the port: the connection is dropped, the agent goes on
-        with socket.create_connection((host, int(port)), timeout=10) as raw:
-            raw.sendall(b"\xff" + b"GET / HTTP/1.1\r\n\r\n" * 50)
-            raw.settimeout(3.0)
-            try:
-                while raw.recv(65536):
+        # garbage bytes on the port (ZeroMQ-looking, then plain text, then random): each
+        # connection is dropped and logged, the agent goes on
+        for junk in (b"\xff" + b"GET / HTTP/1.1\r\n\r\n" * 50, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                     bytes(random.Random(5).randrange(256) for _ in range(4096))):
+            logged = agent.log().count("its CURVE handshake")
+            with socket.create_connection((host, int(port)), timeout=10) as raw:
+                raw.sendall(junk)
+                raw.settimeout(3.0)
+                try:
+                    while raw.recv(65536):
+                        pass
+                except (TimeoutError, ConnectionError):
                     pass
-            except (TimeoutError, ConnectionError):
-                pass
+            agent.wait_for_log("its CURVE handshake", count=logged + 1)
 
         # a client that got the agent's key wrong never completes the handshake: no answer at all
         impostor = ScriptedCoordinator(context, agent.endpoint, keys=generate_keypair(),

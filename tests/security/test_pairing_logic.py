@@ -108,3 +108,28 @@ def test_garbage_instead_of_a_spake2_message_counts_as_a_wrong_code() -> None:
         desk.exchange(COORDINATOR.public, b"\x00" * 33)
     with pytest.raises(PairingCodeWrongError):
         desk.exchange(COORDINATOR.public, b"")
+
+
+def test_the_handshake_watch_reports_garbage_and_failed_handshakes_but_not_good_connections() -> None:
+    import zmq
+
+    from sttdesk.agent.transport import HandshakeWatch
+
+    watch = HandshakeWatch()
+    # A good connection: accepted, handshake done, later gone: nothing to say.
+    assert watch.feed(zmq.EVENT_ACCEPTED, 901) is None
+    assert watch.feed(zmq.EVENT_HANDSHAKE_SUCCEEDED, 0) is None
+    assert watch.feed(zmq.EVENT_DISCONNECTED, 901) is None
+    # Garbage: accepted, then gone without any handshake result.
+    assert watch.feed(zmq.EVENT_ACCEPTED, 902) is None
+    assert "never completed" in (watch.feed(zmq.EVENT_DISCONNECTED, 902) or "")
+    # A wrong key: the failure is reported once, not again when it disconnects.
+    assert watch.feed(zmq.EVENT_ACCEPTED, 903) is None
+    assert "broke the protocol" in (watch.feed(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, 0x10000000) or "")
+    assert watch.feed(zmq.EVENT_DISCONNECTED, 903) is None
+    # Only a bounded number of open handshakes is remembered.
+    small = HandshakeWatch(limit=2)
+    for fd in (1, 2, 3):
+        small.feed(zmq.EVENT_ACCEPTED, fd)
+    assert small.feed(zmq.EVENT_DISCONNECTED, 1) is None
+    assert small.feed(zmq.EVENT_DISCONNECTED, 3) is not None
