@@ -13,7 +13,8 @@ import click
               help="Local agents to start (default: from settings/CPU; 0: remote agents only).")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="whisper.cpp threads per local agent.")
 @click.option("--agent", "remote_agents", multiple=True, metavar="HOST:PORT",
-              help="Also use the agent at HOST:PORT (repeatable).")
+              help="Also use the agent at HOST:PORT (repeatable); its key must be trusted for that address "
+                   "('sttdesk agents pair HOST:PORT --key K' or 'sttdesk agents add HOST:PORT --key K').")
 @click.option("--host", default=None, help="Address the REST API listens on (default from settings: 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help="Port of the REST API (default from settings: 8765; 0 picks a free one).")
