@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import socket
@@ -266,3 +267,33 @@ def _record_client_bytes(context: zmq.Context, agent: AgentProcess, keys) -> byt
         listener.close()
     assert len(recorded) > 200
     return bytes(recorded)
+
+
+def test_the_cli_pairs_by_address_with_the_agents_key_lists_and_revokes_it(agent: AgentProcess) -> None:
+    """``sttdesk agents pair HOST:PORT --key K`` asks for the code the agent shows, then both sides
+    trust each other; the agent is added by address, listed as trusted, and revoked by its id."""
+    from sttdesk.settings import load_settings
+
+    address = agent.endpoint.removeprefix("tcp://")
+    command = [sys.executable, "-m", "sttdesk.cli.main", "agents", "pair", address,
+               f"--key={agent.key.decode()}", "--browse-seconds", "0"]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, cwd=REPO_ROOT) as cli:
+        assert cli.stdin is not None
+        # The prompt comes once the agent opened a code; the user reads it off the agent's log.
+        code = code_from_log(agent)
+        cli.stdin.write(code + "\n")
+        cli.stdin.flush()
+        output, _ = cli.communicate(timeout=60)
+    assert cli.returncode == 0, output
+    assert "are now paired" in output and agent.agent_id in output
+    assert load_settings(environ={**os.environ}).network.agents == [address]
+
+    from sttdesk.cli.main import main
+
+    listing = subprocess.run([sys.executable, "-m", "sttdesk.cli.main", "agents", "list", "--browse-seconds", "0"],
+                             capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert listing.returncode == 0, listing.stderr
+    assert f"{address}" in listing.stdout and "trusted" in listing.stdout and "paired" in listing.stdout
+    assert main(["agents", "revoke", agent.agent_id]) == 0
+    assert main(["agents", "revoke", agent.agent_id]) == 1  # nothing left to revoke
