@@ -56,6 +56,7 @@ import zmq
 from sttdesk.cluster.coordinator import Coordinator
 from sttdesk.cluster.leasing import LeaseManager, ModelRef
 from sttdesk.domain.chunks import ChunkSpan, CutKind
+from sttdesk.security.keys import generate_keypair
 from sttdesk.service.timers import Timers
 from sttdesk.store import JobStore
 
@@ -97,10 +98,13 @@ RUN_TIMEOUT = 900.0
 class Agent:
     process: subprocess.Popen[bytes]
     endpoint: str
+    #: Its CURVE public key, from its listening line.
+    key: str = ""
 
 
-def start_agents(count: int, slots: int, workdir: Path) -> list[Agent]:
-    """``count`` fake agents with ``slots`` slots each, listening on loopback; started in parallel."""
+def start_agents(count: int, slots: int, workdir: Path, coordinator_key: str) -> list[Agent]:
+    """``count`` fake agents with ``slots`` slots each, listening on loopback and serving the
+    coordinator whose public key is ``coordinator_key``; started in parallel."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     processes = []
     for i in range(count):
@@ -109,6 +113,7 @@ def start_agents(count: int, slots: int, workdir: Path) -> list[Agent]:
             "--engine", "fake", "--fake-model", f"{MODEL.name}:{MODEL.sha256}", "--slots", str(slots),
             "--name", f"bench-{i}", "--data-dir", str(workdir / f"agent-{i}"),
             "--models-dir", str(workdir / "no-models"), "--log-level", "warning",
+            f"--trust-key={coordinator_key}",
         ]
         processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                           cwd=REPO_ROOT, env=env, start_new_session=True))
@@ -124,7 +129,8 @@ def start_agents(count: int, slots: int, workdir: Path) -> list[Agent]:
             words = process.stdout.readline().decode().split()
             if "listening" not in words:
                 raise RuntimeError(f"an agent did not start: {' '.join(words)!r}")
-            agents.append(Agent(process=process, endpoint=words[-1]))
+            agents.append(Agent(process=process, endpoint=words[words.index("on") + 1],
+                                key=words[words.index("key") + 1]))
     except BaseException:
         stop_agents([Agent(p, "") for p in processes])
         raise
@@ -223,16 +229,17 @@ def rig(workdir: Path, processes: int, slots: int, chunk_seconds: float) -> Iter
     completions = Completions()
     leases = LeaseManager(store, read_audio=lambda job, chunk: payload, resolve_model=lambda name: MODEL,
                           on_event=completions)
-    coordinator = Coordinator(leases, on_event=completions, context=zmq.Context())
+    keys = generate_keypair()
+    coordinator = Coordinator(leases, on_event=completions, context=zmq.Context(), keys=keys)
     # the app's timers: lease-expiry sweeps and retry wake-ups once a second
     timers = Timers(sweep=coordinator.sweep, purge=lambda: None, check_alerts=lambda: None)
     agents: list[Agent] = []
     try:
-        agents = start_agents(processes, slots, workdir)
+        agents = start_agents(processes, slots, workdir, keys.public.decode("ascii"))
         coordinator.start()
         timers.start()
         for agent in agents:
-            coordinator.add_agent(agent.endpoint, local=True)
+            coordinator.add_agent(agent.endpoint, local=True, server_key=agent.key)
         deadline = time.monotonic() + START_TIMEOUT
         while sum(a.ready for a in coordinator.agents()) < processes:
             if time.monotonic() > deadline:
