@@ -62,6 +62,8 @@ DELAY_MS = 5.0
 AGENT_PORT = 7878
 #: Where the delaying relay listens in each agent's namespace (when netem is missing).
 RELAY_PORT = 7879
+#: Environment variable that hands the coordinator process its CURVE secret key.
+_KEYS_ENV = "STTDESK_BENCH_COORDINATOR_SECRET"
 #: Chunks in the dispatch job, and in the time-to-finish job (full and quick).
 DISPATCH_CHUNKS, QUICK_DISPATCH_CHUNKS = 800, 160
 FINISH_CHUNKS, QUICK_FINISH_CHUNKS = 64, 16
@@ -176,23 +178,41 @@ def _first_line(process: subprocess.Popen[bytes], timeout: float) -> str:
     return process.stdout.readline().decode(errors="replace").strip()
 
 
-def start_agents(net: Network, hosts: list[str], extra: list[list[str]]) -> list[str]:
-    """One fake agent per host (``extra[i]``: its own options); returns their endpoints."""
+def _coordinator_keys() -> Any:
+    """The benchmark coordinator's CURVE key pair: made once here, handed to the coordinator
+    process (run on host "desk") through the environment, never on a command line."""
+    from sttdesk.security.keys import KeyPair, generate_keypair
+
+    secret = os.environ.get(_KEYS_ENV)
+    if secret:
+        return KeyPair(public=zmq.curve_public(secret.encode()), secret=secret.encode())
+    keys = generate_keypair()
+    os.environ[_KEYS_ENV] = keys.secret.decode()
+    return keys
+
+
+def start_agents(net: Network, hosts: list[str], extra: list[list[str]]) -> list[list[str]]:
+    """One fake agent per host (``extra[i]``: its own options), serving the benchmark
+    coordinator's key; returns their ``[endpoint, public key]``."""
+    coordinator_key = _coordinator_keys().public.decode()
     processes = []
     for host, options in zip(hosts, extra, strict=True):
         port = "0" if net.lan is None else str(AGENT_PORT)
         argv = [sys.executable, "-m", "sttdesk.agent.main", "--host", net.address(host), "--port", port,
                 "--engine", "fake", "--slots", "1", "--name", host, "--data-dir", str(net.workdir / host),
-                "--log-level", "warning", "--grace", "1", *options]
+                "--log-level", "warning", "--grace", "1", f"--trust-key={coordinator_key}", *options]
         processes.append(net.start(host, argv, host))
     endpoints = []
     for host, process in zip(hosts, processes, strict=True):
         line = _first_line(process, START_TIMEOUT)
         if "listening on" not in line:
             raise RuntimeError(f"agent on {host} did not start: {line!r}")
-        endpoints.append(line.split()[-1])
+        words = line.split()
+        endpoints.append([words[words.index("on") + 1], words[words.index("key") + 1]])
     if net.relay_ms and net.lan is not None:
-        endpoints = [_relay(net, host, endpoint) for host, endpoint in zip(hosts, endpoints, strict=True)]
+        # The relay passes the bytes through unchanged: CURVE still runs end to end with the agent's key.
+        endpoints = [[_relay(net, host, endpoint), key]
+                     for host, (endpoint, key) in zip(hosts, endpoints, strict=True)]
     return endpoints
 
 
@@ -240,7 +260,7 @@ def run_coordinator(spec: dict[str, Any]) -> dict[str, Any]:
     leases = LeaseManager(store, read_audio=read_audio, resolve_model=lambda name: model,
                           speculation=spec.get("speculation", True))
     coordinator = Coordinator(
-        leases, name="bench desk",
+        leases, name="bench desk", keys=_coordinator_keys(),
         model_files=(lambda name, sha: served if served and (name, sha) == (served.name, served.sha256) else None),
     )
     timers = Timers(sweep=coordinator.sweep, purge=lambda: None, check_alerts=lambda: None, sweep_seconds=1.0)
@@ -255,8 +275,9 @@ def run_coordinator(spec: dict[str, Any]) -> dict[str, Any]:
         if spec["mode"] == "provision":
             store.plan_chunks(job.id, spans, deadline_seconds=600.0)
             return _provision(coordinator, spec, served, deadline)
-        for endpoint in spec["endpoints"]:
-            coordinator.add_agent(endpoint)
+        for endpoint, key in spec["endpoints"]:
+            # Started by this benchmark, which read their keys from their own output: trusted.
+            coordinator.add_agent(endpoint, server_key=key, local=True)
         while len([a for a in coordinator.agents() if a.ready]) < len(spec["endpoints"]):
             _check(deadline, "agents to say READY")
         started = time.monotonic()
@@ -282,8 +303,8 @@ def run_coordinator(spec: dict[str, Any]) -> dict[str, Any]:
 def _provision(coordinator: Any, spec: dict[str, Any], served: Any, deadline: float) -> dict[str, Any]:
     ready_at: dict[str, float] = {}
     installed_at: dict[str, float] = {}
-    for endpoint in spec["endpoints"]:
-        coordinator.add_agent(endpoint)
+    for endpoint, key in spec["endpoints"]:
+        coordinator.add_agent(endpoint, server_key=key, local=True)
     coordinator.wake()
     while len(installed_at) < len(spec["endpoints"]):
         now = time.monotonic()
