@@ -115,6 +115,9 @@ class DecodeOptions:
     no_context: bool = True
     #: Return words with times and probabilities (segments always have times).
     word_timestamps: bool = True
+    #: Decode again, alone, any stretch of speech the first decode left without words (see
+    #: :mod:`sttdesk.engine.coverage`). Off gives whisper's output as it is, for comparisons.
+    coverage_check: bool = True
     #: Split segments longer than this many characters at word boundaries; 0 keeps whisper's.
     max_segment_chars: int = 0
     #: The languages "auto" picks from; empty means any language the model knows.
@@ -133,7 +136,7 @@ class DecodeOptions:
         _check_float("entropy_threshold", self.entropy_threshold, 0.0, 100.0)
         _check_float("logprob_threshold", self.logprob_threshold, -100.0, 0.0)
         _check_float("no_speech_threshold", self.no_speech_threshold, 0.0, 1.0)
-        for name in ("no_context", "word_timestamps"):
+        for name in ("no_context", "word_timestamps", "coverage_check"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidDecodeOptionsError(f"{name} must be true or false")
         if self.initial_prompt is not None and not isinstance(self.initial_prompt, str):

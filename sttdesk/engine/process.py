@@ -61,6 +61,7 @@ from .backend import (
     check_audio,
     check_model_file,
 )
+from .coverage import transcribe_covered
 from .errors import (
     CorruptModelError,
     EngineCrashedError,
@@ -679,7 +680,7 @@ def _serve(sock: socket.socket, backend: Backend) -> int:
             if audio.size != header.get("samples"):
                 raise ProtocolError("audio length does not match the header")
             options = DecodeOptions.from_dict(header.get("options", {}))
-            result = backend.transcribe(audio, options)
+            result = transcribe_covered(backend, audio, options)
         except MemoryError as exc:
             error = EngineOutOfMemoryError(str(exc) or "MemoryError")
             send_frame(sock, {"op": "error", "fatal": True, "error": error_to_wire(error)})

@@ -21,6 +21,7 @@ def test_defaults_decode_greedily_without_cross_chunk_context() -> None:
     assert options.greedy and options.beam_size is None
     assert options.no_context is True
     assert options.word_timestamps is True
+    assert options.coverage_check is True  # skipped speech is decoded again unless turned off
     assert options.language == "auto"
     assert options.auto_languages == DEFAULT_AUTO_LANGUAGES
     assert options.temperature == 0.0 and options.temperature_inc > 0  # fallback on by default
@@ -77,6 +78,7 @@ def test_missing_keys_take_their_defaults() -> None:
         {"max_segment_chars": -1},
         {"no_context": "yes"},
         {"word_timestamps": 1},
+        {"coverage_check": "no"},
         {"initial_prompt": 42},
         {"auto_languages": "en"},
         {"auto_languages": ("en", "")},

@@ -116,7 +116,11 @@ def undisturbed(tmp_path_factory: pytest.TempPathFactory, talk: Talk, models_dir
 
 @pytest.fixture(scope="module")
 def whole_file_text(talk: Talk, models_dir: Path) -> str:
-    """The same audio in one piece, same model, same decoding options, whisper's own timestamps on."""
+    """The same audio in one piece, same model, same decoding options, whisper's own timestamps on.
+
+    Whisper's output as it is: without sttdesk's speech-coverage check, which
+    decodes again any speech a chunk's transcript skipped (sttdesk.engine.coverage).
+    """
     from sttdesk.engine.options import DecodeOptions
     from sttdesk.engine.process import EngineProcess
 
@@ -124,7 +128,8 @@ def whole_file_text(talk: Talk, models_dir: Path) -> str:
     # takes a core (benchmarks/pipeline.py measured 2.8x slower per chunk at a load of 3).
     engine = EngineProcess(ModelStore(models_dir).path_for(MODEL), threads=1)
     try:
-        result = engine.transcribe(load_audio(talk.path), DecodeOptions(language="en"), timeout=RUN_TIMEOUT_SECONDS)
+        result = engine.transcribe(load_audio(talk.path), DecodeOptions(language="en", coverage_check=False),
+                                   timeout=RUN_TIMEOUT_SECONDS)
     finally:
         engine.close()
     return result.text
@@ -166,9 +171,12 @@ def test_transcribe_writes_txt_json_srt_and_vtt_that_agree(undisturbed: Run, tal
 
 
 @pytest.mark.xfail(
-    reason="whisper base, greedy, skips a whole clip in some chunks that start with a fragment of speech or a "
-    "title (deterministic; e.g. 'CHAPTER XXIX. Edith Cavill.' for 24 s of speech): chunked WER 11-17 % vs "
-    "4-5 % whole-file on these talks. Needs a speech-coverage check that re-decodes such chunks.",
+    reason="within 1.3 points, not 1: since sttdesk.engine.coverage decodes again the speech greedy whisper skips "
+    "in a chunk, chunked is 6.7 % vs 5.3 % whole-file on this talk (15-17 % before). What is left: the chunk "
+    "cut at a short pause opens with the fragment 'M. de Villefort', which whisper cannot read without the "
+    "sentence before it (3 words: 'and'), and whisper.cpp's temperature-fallback sampling, whose RNG lives in "
+    "the engine's state, so a chunk's text depends on what that agent decoded before ('Madame de Villefort' "
+    "in one run, 'Madam developed' in another). Overlap at short-pause cuts would close the first.",
     strict=False,
 )
 def test_the_chunked_transcript_is_as_accurate_as_whole_file_whisper(
