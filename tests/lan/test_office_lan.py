@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 import wave
 from pathlib import Path
@@ -24,7 +25,7 @@ import pytest
 
 from sttdesk.domain.textnorm import normalize_words
 
-from .lanlib import CoordinatorDriver, start_agent
+from .lanlib import CoordinatorDriver, child_env, start_agent
 from .netns import OfficeLan
 
 pytestmark = pytest.mark.usefixtures("needs_netns")
@@ -42,6 +43,8 @@ JOB_TIMEOUT = 600.0
 #: Missed heartbeats (3 x 1 s) plus the coordinator's loop.
 LOSS_TIMEOUT = 30.0
 REJOIN_TIMEOUT = 60.0
+#: Bound on an app following a trust list changed by another process (it re-reads it every second).
+REVOKE_TIMEOUT = 15.0
 #: Word overlap the whole transcript must reach against the joined references.
 MIN_RECALL = 0.8
 
@@ -66,6 +69,14 @@ def build_recording(folder: Path, target: Path) -> str:
         out.setframerate(SAMPLE_RATE)
         out.writeframes(np.concatenate(parts).tobytes())
     return " ".join(refs[name] for name in CLIPS)
+
+
+def office_cli(lan: OfficeLan, tmp: Path, *args: str) -> str:
+    """``sttdesk ARGS`` run on the office PC (its namespace, its sttdesk folders); returns stdout."""
+    environment = [f"{name}={value}" for name, value in child_env(tmp / "office").items()
+                   if name.startswith("STTDESK_") or name == "PYTHONPATH"]
+    return lan.run("office", ["env", *environment, "STTDESK_NETWORK__DISCOVERY=true",
+                              sys.executable, "-m", "sttdesk.cli.main", *args], timeout=60)
 
 
 def recall(reference: str, hypothesis: str) -> float:
@@ -118,6 +129,11 @@ def test_office_lan_discovers_provisions_survives_a_cut_link_and_follows_agents(
                 office.event("agent_seen", lambda d, i=agent_id: d["agent_id"] == i, timeout=DISCOVERY_TIMEOUT)
             listed = {f["details"]["agent_id"]: f["trusted"] for f in office.call("found")}
             assert listed == {"pc1": True, "pc2": True, "pc3": False}
+            # The CLI on the same PC browses the LAN itself and shows the same picture, with fingerprints.
+            listing = office_cli(lan, tmp_path, "agents", "list", "--browse-seconds", "5")
+            rows = {line.split()[0]: line for line in listing.splitlines() if line.startswith("  pc")}
+            assert "trusted" in rows["pc1"] and "trusted" in rows["pc2"] and "NOT PAIRED" in rows["pc3"], listing
+            assert found["pc3"]["fingerprint"] in rows["pc3"], listing
 
             job_id = office.call("add_job", path=str(recording), language="en", model=MODEL)
             # Both agents work on it (pc2 after fetching the model); cut pc2 while it holds a chunk.
@@ -165,6 +181,11 @@ def test_office_lan_discovers_provisions_survives_a_cut_link_and_follows_agents(
         try:
             for agent_id in ("pc1", "pc2"):
                 again.event("agent_seen", lambda d, i=agent_id: d["agent_id"] == i, timeout=DISCOVERY_TIMEOUT)
+            # Revoked with the CLI beside the running app: the app drops pc2 at once, keeps pc1.
+            assert "Revoked agent" in office_cli(lan, tmp_path, "agents", "revoke", "pc2")
+            again.wait_until("agents", lambda links: {a["agent_id"] for a in links if a["ready"]} == {"pc1"},
+                             timeout=REVOKE_TIMEOUT, what="pc2 dropped after its revocation")
+            assert {f["details"]["agent_id"]: f["trusted"] for f in again.call("found")}["pc2"] is False
         finally:
             again.stop()
         assert pc2.process.poll() is None
