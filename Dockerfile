@@ -35,7 +35,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/sttdesk --no-create-home \
         --shell /usr/sbin/nologin sttdesk \
-    && mkdir -p /var/lib/sttdesk/models \
+    && mkdir -p /var/lib/sttdesk/models /var/lib/sttdesk/cluster-keys \
     && chown -R sttdesk:sttdesk /var/lib/sttdesk
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python -m venv /opt/sttdesk \

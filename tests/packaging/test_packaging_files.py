@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -538,3 +539,51 @@ def test_runtime_hook_gives_children_the_users_library_path(before: dict[str, st
     library_path, original = done.stdout.split()
     assert library_path == (after or "<unset>")
     assert original == "<unset>"
+
+
+@pytest.fixture
+def keyed_stubs(tmp_path: Path) -> Path:
+    """sttdesk and sttdesk-agent stand-ins that print a public key for 'key' and log every call."""
+    folder = tmp_path / "keyed-bin"
+    folder.mkdir()
+    for name, key in (("sttdesk", "SERVER-KEY"), ("sttdesk-agent", "AGENT-KEY")):
+        stub = folder / name
+        stub.write_text(
+            "#!/bin/sh\n"
+            f'echo {name} "$@" >>"$STUB_LOG"\n'
+            'case "$*" in\n'
+            f'    "agents key"|key*) echo "public key:  {key}"; echo "fingerprint: 0000" ;;\n'
+            f'    *) echo {name} "$@" ;;\n'
+            "esac\n", encoding="utf-8")
+        stub.chmod(0o755)
+    return folder
+
+
+def test_compose_containers_trust_each_other_through_the_shared_keys_folder(keyed_stubs: Path,
+                                                                            tmp_path: Path) -> None:
+    shared, calls = tmp_path / "cluster-keys", tmp_path / "calls.log"
+    address = subprocess.run(["hostname", "-i"], capture_output=True, text=True, check=True).stdout.split()[0]
+    # An agent publishes its key under its address, and trusts the server's once it is there.
+    # (stderr not captured: the agent's helper that waits for the server's key keeps it open)
+    started = subprocess.run(
+        ["sh", str(DOCKER / "entrypoint.sh"), "agent"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True, timeout=30, check=True,
+        env={"PATH": f"{keyed_stubs}:/usr/bin:/bin", "STTDESK_HOME": "/var/lib/sttdesk",
+             "STTDESK_MODELS_DIR": "/var/lib/sttdesk/models", "STTDESK_CLUSTER_KEYS": str(shared),
+             "STUB_LOG": str(calls), "STTDESK_CLUSTER_KEYS_WAIT": "30"},
+    ).stdout.strip()
+    assert started.startswith("sttdesk-agent --port 7878 --data-dir /var/lib/sttdesk/agent")
+    assert (shared / "agents" / f"{address}.pub").read_text() == "AGENT-KEY\n"
+    # The server publishes its key, trusts the agent's for its address, and connects to it.
+    served = entrypoint(keyed_stubs, "serve", "--agents", "0", STTDESK_CLUSTER_KEYS=str(shared),
+                        STUB_LOG=str(calls), STTDESK_AGENT_SERVICE=f"{address}:7878")
+    assert served == f"sttdesk serve --agents 0 --agent {address}:7878"
+    assert (shared / "coordinator.pub").read_text() == "SERVER-KEY\n"
+    deadline = time.monotonic() + 30
+    while "sttdesk-agent trust" not in calls.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    log = calls.read_text()
+    assert (f"sttdesk agents trust --address {address}:7878 --name compose agent {address} "
+            f"{shared}/agents/{address}.pub") in log
+    assert f"sttdesk-agent trust --data-dir /var/lib/sttdesk/agent --name compose server {shared}/coordinator.pub" \
+        in log
