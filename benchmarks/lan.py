@@ -62,6 +62,7 @@ DELAY_MS = 5.0
 AGENT_PORT = 7878
 #: Where the delaying relay listens in each agent's namespace (when netem is missing).
 RELAY_PORT = 7879
+RELAY_ATTEMPTS = 3
 #: Environment variable that hands the coordinator process its CURVE secret key.
 _KEYS_ENV = "STTDESK_BENCH_COORDINATOR_SECRET"
 #: Chunks in the dispatch job, and in the time-to-finish job (full and quick).
@@ -222,9 +223,17 @@ def _relay(net: Network, host: str, endpoint: str) -> str:
     agent_port = endpoint.rsplit(":", 1)[1]
     argv = [sys.executable, "-m", "tests.lan.delay_relay", "--listen", f"{address}:{RELAY_PORT}",
             "--to", f"{address}:{agent_port}", "--delay-ms", f"{net.relay_ms:g}"]
-    line = _first_line(net.start(host, argv, f"{host}-relay"), START_TIMEOUT)
-    if "relaying on" not in line:
-        raise RuntimeError(f"delay relay on {host} did not start: {line!r}")
+    for attempt in range(RELAY_ATTEMPTS):
+        process = net.start(host, argv, f"{host}-relay-{attempt}")
+        line = _first_line(process, START_TIMEOUT)
+        if "relaying on" in line:
+            break
+        # Seen once under load: the relay of the previous run still held the port. Try again.
+        log = (net.workdir / f"{host}-relay-{attempt}.log").read_text(errors="replace")[-2000:]
+        print(f"delay relay on {host} did not start ({process.poll()}): {line!r} {log}", file=sys.stderr)
+        time.sleep(1.0)
+    else:
+        raise RuntimeError(f"delay relay on {host} did not start after {RELAY_ATTEMPTS} attempts")
     return f"tcp://{address}:{RELAY_PORT}"
 
 
