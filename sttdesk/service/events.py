@@ -32,7 +32,7 @@ class EventKind(str, Enum):
     JOB_REMOVED = "job_removed"
     #: An agent said READY (connected, or back after a restart or a network blip).
     AGENT_SEEN = "agent_seen"
-    #: A connected agent missed its heartbeats.
+    #: A connected agent missed its heartbeats, or its key was revoked (``revoked``: True).
     AGENT_LOST = "agent_lost"
     #: An agent announced itself on the LAN (data: its announcement, ``trusted``).
     AGENT_FOUND = "agent_found"

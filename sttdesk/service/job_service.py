@@ -355,6 +355,8 @@ class JobService:
             self._emit(EventKind.AGENT_SEEN, None, dict(data))
         elif kind == "agent_lost":
             self._emit(EventKind.AGENT_LOST, None, dict(data))
+        elif kind == "agent_revoked":  # its key is no longer trusted: its link is closed
+            self._emit(EventKind.AGENT_LOST, None, {**data, "revoked": True})
 
     # --- helpers ---------------------------------------------------------------
 

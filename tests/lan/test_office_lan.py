@@ -182,7 +182,10 @@ def test_office_lan_discovers_provisions_survives_a_cut_link_and_follows_agents(
             for agent_id in ("pc1", "pc2"):
                 again.event("agent_seen", lambda d, i=agent_id: d["agent_id"] == i, timeout=DISCOVERY_TIMEOUT)
             # Revoked with the CLI beside the running app: the app drops pc2 at once, keeps pc1.
+            mark = again.mark()
             assert "Revoked agent" in office_cli(lan, tmp_path, "agents", "revoke", "pc2")
+            again.event("agent_lost", lambda d: d["agent_id"] == "pc2" and d.get("revoked") is True,
+                        timeout=REVOKE_TIMEOUT, after=mark)
             again.wait_until("agents", lambda links: {a["agent_id"] for a in links if a["ready"]} == {"pc1"},
                              timeout=REVOKE_TIMEOUT, what="pc2 dropped after its revocation")
             assert {f["details"]["agent_id"]: f["trusted"] for f in again.call("found")}["pc2"] is False
