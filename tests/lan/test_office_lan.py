@@ -2,7 +2,8 @@
 
 The coordinator finds the agents through zeroconf, pairs with pc1 and pc2 the
 way a user does (the code each agent shows is read with ``sttdesk-agent
-pairing`` on that PC and typed in), works only with those it trusts (pc3 is
+pairing`` on that PC and typed in: pc1 in the app, pc2 with ``sttdesk agents
+pair pc2`` beside it), works only with those it trusts (pc3 is
 not paired: it is listed but gets no audio), gives pc2 the
 model it lacks, and transcribes a real recording with real whisper.cpp on
 both trusted agents. Then pc2's cable is pulled while it holds a chunk: the
@@ -14,6 +15,7 @@ the coordinator itself restarts and the agents serve it again.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -45,6 +47,8 @@ LOSS_TIMEOUT = 30.0
 REJOIN_TIMEOUT = 60.0
 #: Bound on an app following a trust list changed by another process (it re-reads it every second).
 REVOKE_TIMEOUT = 15.0
+#: Bound on the CLI finding an agent and the agent opening a pairing code.
+CODE_TIMEOUT = 60.0
 #: Word overlap the whole transcript must reach against the joined references.
 MIN_RECALL = 0.8
 
@@ -77,6 +81,30 @@ def office_cli(lan: OfficeLan, tmp: Path, *args: str) -> str:
                    if name.startswith("STTDESK_") or name == "PYTHONPATH"]
     return lan.run("office", ["env", *environment, "STTDESK_NETWORK__DISCOVERY=true",
                               sys.executable, "-m", "sttdesk.cli.main", *args], timeout=60)
+
+
+def cli_pair(lan: OfficeLan, tmp: Path, agent_host: str) -> str:
+    """``sttdesk agents pair AGENT_HOST`` on the office PC, typing the code the agent shows
+    (read with ``sttdesk-agent pairing`` on the agent's PC); returns what the CLI printed."""
+    environment = child_env(tmp / "office", STTDESK_NETWORK__DISCOVERY="true")
+    cli = lan.start("office", [sys.executable, "-m", "sttdesk.cli.main", "agents", "pair", agent_host,
+                               "--browse-seconds", "15"],
+                    env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    text=True)
+    deadline = time.monotonic() + CODE_TIMEOUT
+    codes: list[str] = []
+    while not codes and time.monotonic() < deadline and cli.process.poll() is None:
+        shown = lan.run(agent_host, [sys.executable, "-m", "sttdesk.agent.main", "pairing",
+                                     "--data-dir", str(tmp / agent_host / "data")])
+        codes = re.findall(r"^code (\S+)", shown, re.MULTILINE)
+        time.sleep(0.5)
+    try:
+        said, _ = cli.process.communicate(f"{codes[0]}\n" if codes else "\n", timeout=CODE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        cli.process.kill()
+        said, _ = cli.process.communicate()
+    assert codes and cli.process.returncode == 0, said
+    return said
 
 
 def recall(reference: str, hypothesis: str) -> float:
@@ -120,11 +148,14 @@ def test_office_lan_discovers_provisions_survives_a_cut_link_and_follows_agents(
             assert found["pc2"]["endpoint"] == f"tcp://{lan.host('pc2').address}:7878"
             assert found["pc2"]["models"] == [] and MODEL in found["pc1"]["models"]
             assert all(found[i]["public_key"] for i in found)  # the announcement carries the CURVE key
-            # Pair pc1 (by its id) and pc2 (by its name) with the codes they show.
-            paired = {"pc1": office.pair(lan, "pc1", "pc1"), "pc2": office.pair(lan, "pc2", "pc2")}
-            assert {i: (p["agent_id"], p["already_paired"]) for i, p in paired.items()} == {
-                "pc1": ("pc1", False), "pc2": ("pc2", False)}
-            assert paired["pc1"]["fingerprint"] == found["pc1"]["fingerprint"]
+            # Pair pc1 in the app (core.agents.pair, by its id) with the code it shows.
+            paired = office.pair(lan, "pc1", "pc1")
+            assert (paired["agent_id"], paired["already_paired"]) == ("pc1", False)
+            assert paired["fingerprint"] == found["pc1"]["fingerprint"]
+            # Pair pc2 with the CLI beside the running app, by its name: the CLI finds it on the
+            # LAN, takes its key from the announcement, and the app follows the trust list.
+            said = cli_pair(lan, tmp_path, "pc2")
+            assert "are now paired" in said and found["pc2"]["fingerprint"] in said, said
             for agent_id in ("pc1", "pc2"):
                 office.event("agent_seen", lambda d, i=agent_id: d["agent_id"] == i, timeout=DISCOVERY_TIMEOUT)
             listed = {f["details"]["agent_id"]: f["trusted"] for f in office.call("found")}
