@@ -60,6 +60,9 @@ IDLE_POLL_SECONDS = 0.25
 ERROR_PAUSE_SECONDS = 0.5
 #: Messages read from one agent per loop turn, so no agent can starve the others.
 READ_BATCH = 100
+#: HELLOs left unanswered on one socket before it is replaced (see _heartbeat): two, so that an
+#: agent slow to answer the first is not cut off, and at most two READYs come back at once.
+HELLOS_BEFORE_RENEW = 2
 #: Messages queued per agent socket before sends to it fail.
 SEND_HWM = 1000
 #: Warnings about one agent's rejected messages logged per window; the rest are counted.
@@ -543,9 +546,16 @@ class Coordinator:
                 self._lose(link)
             hello_due = link.hello_sent is None or now - link.hello_sent >= HEARTBEAT_INTERVAL * HEARTBEAT_LIVENESS
             if not link.ready and hello_due:
-                self._say_hello(link)
-            self._send(endpoint, wire.Heartbeat(busy=len(link.leases), slots=link.slots,
-                                                wanted_models=self._wanted_models(link)))
+                if link.hellos_unanswered >= HELLOS_BEFORE_RENEW:
+                    # Nobody is reading: each HELLO would wait in the socket's queue, and the agent
+                    # would answer them all at once when the link comes back (a burst of READYs).
+                    # A fresh socket drops them and says HELLO once more.
+                    self._renew_socket(endpoint)
+                else:
+                    self._say_hello(link)
+            if link.ready:  # an agent that has not said READY has no use for heartbeats (they would queue too)
+                self._send(endpoint, wire.Heartbeat(busy=len(link.leases), slots=link.slots,
+                                                    wanted_models=self._wanted_models(link)))
 
     # --- model provisioning -------------------------------------------------------
 

@@ -548,3 +548,22 @@ def test_work_goes_on_at_once_after_the_coordinator_stalled_past_the_agents_pati
     assert {c.id for c in held} <= {e.chunk_id for e in store.events(job_id=job_id, kinds=["chunk_released"])}
     assert all(c.failures == 0 for c in store.chunks_of(job_id))
     assert any("forgot this coordinator" in r.getMessage() for r in caplog.records)
+
+
+def test_an_agent_back_after_an_outage_answers_one_or_two_hellos_not_a_queue_of_them(
+        store, pcm, agents, coordinators):
+    """HELLOs said to an agent that is down must not pile up and come back as a burst of READYs."""
+    before = agents("sleeper")
+    rig = coordinators()
+    rig.coordinator.add_agent(before.endpoint, local=True)
+    wait_for(lambda: before.agent_id in rig.ready_agents(), "the agent READY")
+    before.kill()
+    wait_for(lambda: any(kind == "agent_lost" for kind, _ in rig.events), "the agent lost", timeout=60)
+    # Several HELLO periods (3 s each) pass while nobody listens.
+    time.sleep(5 * wire.HEARTBEAT_INTERVAL * wire.HEARTBEAT_LIVENESS)
+    seen = len(rig.events)
+    after = agents("sleeper", port=before.port)
+    wait_for(lambda: after.agent_id in rig.ready_agents(), "the agent READY again", timeout=60)
+    time.sleep(2 * wire.HEARTBEAT_INTERVAL * wire.HEARTBEAT_LIVENESS)  # any queued HELLO would be answered by now
+    ready_again = [data for kind, data in rig.events[seen:] if kind == "agent_ready"]
+    assert 1 <= len(ready_again) <= 2, ready_again
