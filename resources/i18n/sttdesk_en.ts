@@ -5,7 +5,7 @@
     <name>AgentsModel</name>
     <message>
         <source>Agent</source>
-        <extracomment>The agent&apos;s key (its id, or its endpoint before it said who it is). A plain value to sort the column by. Connected now, and whether it answered (READY). Approved to receive audio (None: the store has no record of it yet). Seconds of work per second of audio, measured over its lifetime; None before any work.</extracomment>
+        <extracomment>The agent&apos;s key (its id, or its endpoint before it said who it is). A plain value to sort the column by. Connected now, and whether it answered (READY). Approved to receive audio (None: the store has no record of it yet). Seconds of work per second of audio, measured over its lifetime; None before any work. Announced on the LAN right now (zeroconf). The ``host:port`` it was added by (it can be removed from the list); &quot;&quot; when it was not.</extracomment>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -57,6 +57,10 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Found, not paired</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Offline</source>
         <translation type="unfinished"></translation>
     </message>
@@ -74,6 +78,10 @@
     </message>
     <message>
         <source>Yes (this computer)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No (key %1)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -101,15 +109,11 @@
     <name>AgentsPanel</name>
     <message>
         <source>Agents</source>
-        <extracomment>How often the panel reads the agents again while it is shown. A message for the main window&apos;s status bar.</extracomment>
+        <extracomment>How often the panel reads the agents again while it is shown. Events after which the list is read again at once (rather than at the next tick). A message for the main window&apos;s status bar. An agent event arrived during a read: read once more when it ends.</extracomment>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <source>Agents transcribe the parts of your recordings. This computer runs its own; office PCs running sttdesk-agent can join on the local network.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>LAN agents receive audio only once approved; the Approved column shows each agent&apos;s state (hover it for the key fingerprint).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -121,11 +125,24 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Connect to an agent the network does not announce (for this session)</source>
+        <source>LAN agents receive audio only once paired. An agent found on the network but not paired is listed with its key fingerprint and gets no work.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Use an agent the network does not announce, now and after every start</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stop using the selected agent added by address</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <source>Add by address:</source>
+        <extracomment>The outcome of the last add or remove (the summary is rewritten on every read).</extracomment>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -134,6 +151,10 @@
     </message>
     <message>
         <source>Connecting to %1…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 is no longer used</source>
         <translation type="unfinished"></translation>
     </message>
     <message numerus="yes">
@@ -146,6 +167,13 @@
     <message>
         <source>%1 of %2 slots busy</source>
         <translation type="unfinished"></translation>
+    </message>
+    <message numerus="yes">
+        <source>%n found, not paired</source>
+        <translation>
+            <numerusform>%n found, not paired</numerusform>
+            <numerusform>%n found, not paired</numerusform>
+        </translation>
     </message>
 </context>
 <context>

@@ -5,7 +5,7 @@
     <name>AgentsModel</name>
     <message>
         <source>Agent</source>
-        <extracomment>The agent&apos;s key (its id, or its endpoint before it said who it is). A plain value to sort the column by. Connected now, and whether it answered (READY). Approved to receive audio (None: the store has no record of it yet). Seconds of work per second of audio, measured over its lifetime; None before any work.</extracomment>
+        <extracomment>The agent&apos;s key (its id, or its endpoint before it said who it is). A plain value to sort the column by. Connected now, and whether it answered (READY). Approved to receive audio (None: the store has no record of it yet). Seconds of work per second of audio, measured over its lifetime; None before any work. Announced on the LAN right now (zeroconf). The ``host:port`` it was added by (it can be removed from the list); &quot;&quot; when it was not.</extracomment>
         <translation>Máy xử lý</translation>
     </message>
     <message>
@@ -57,6 +57,10 @@
         <translation>Máy này</translation>
     </message>
     <message>
+        <source>Found, not paired</source>
+        <translation>Đã thấy, chưa ghép đôi</translation>
+    </message>
+    <message>
         <source>Offline</source>
         <translation>Ngoại tuyến</translation>
     </message>
@@ -75,6 +79,10 @@
     <message>
         <source>Yes (this computer)</source>
         <translation>Có (máy này)</translation>
+    </message>
+    <message>
+        <source>No (key %1)</source>
+        <translation>Không (khoá %1)</translation>
     </message>
     <message>
         <source>Not yet</source>
@@ -101,16 +109,12 @@
     <name>AgentsPanel</name>
     <message>
         <source>Agents</source>
-        <extracomment>How often the panel reads the agents again while it is shown. A message for the main window&apos;s status bar.</extracomment>
+        <extracomment>How often the panel reads the agents again while it is shown. Events after which the list is read again at once (rather than at the next tick). A message for the main window&apos;s status bar. An agent event arrived during a read: read once more when it ends.</extracomment>
         <translation>Máy xử lý</translation>
     </message>
     <message>
         <source>Agents transcribe the parts of your recordings. This computer runs its own; office PCs running sttdesk-agent can join on the local network.</source>
         <translation>Các máy xử lý chép lời từng đoạn bản ghi của bạn. Máy này tự chạy máy xử lý riêng; các máy tính trong văn phòng chạy sttdesk-agent có thể tham gia qua mạng nội bộ.</translation>
-    </message>
-    <message>
-        <source>LAN agents receive audio only once approved; the Approved column shows each agent&apos;s state (hover it for the key fingerprint).</source>
-        <translation>Máy xử lý trong mạng nội bộ chỉ nhận âm thanh sau khi được duyệt; cột Đã duyệt cho biết trạng thái của từng máy (rê chuột lên để xem dấu vân tay khoá).</translation>
     </message>
     <message>
         <source>host:port, e.g. 192.168.1.20:%1</source>
@@ -121,11 +125,24 @@
         <translation>Thêm máy xử lý</translation>
     </message>
     <message>
-        <source>Connect to an agent the network does not announce (for this session)</source>
-        <translation>Kết nối tới một máy xử lý mà mạng không tự giới thiệu (trong phiên này)</translation>
+        <source>LAN agents receive audio only once paired. An agent found on the network but not paired is listed with its key fingerprint and gets no work.</source>
+        <translation>Máy xử lý trong mạng LAN chỉ nhận âm thanh sau khi đã ghép đôi. Máy được tìm thấy trên mạng nhưng chưa ghép đôi được liệt kê kèm dấu vân tay khoá và không được giao việc.</translation>
+    </message>
+    <message>
+        <source>Use an agent the network does not announce, now and after every start</source>
+        <translation>Dùng một máy xử lý mà mạng không tự thông báo, ngay bây giờ và sau mỗi lần khởi động</translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation>Xoá</translation>
+    </message>
+    <message>
+        <source>Stop using the selected agent added by address</source>
+        <translation>Ngừng dùng máy xử lý đã chọn (được thêm theo địa chỉ)</translation>
     </message>
     <message>
         <source>Add by address:</source>
+        <extracomment>The outcome of the last add or remove (the summary is rewritten on every read).</extracomment>
         <translation>Thêm theo địa chỉ:</translation>
     </message>
     <message>
@@ -136,6 +153,10 @@
         <source>Connecting to %1…</source>
         <translation>Đang kết nối tới %1…</translation>
     </message>
+    <message>
+        <source>%1 is no longer used</source>
+        <translation>Đã ngừng dùng %1</translation>
+    </message>
     <message numerus="yes">
         <source>%n agent(s) ready</source>
         <translation>
@@ -145,6 +166,12 @@
     <message>
         <source>%1 of %2 slots busy</source>
         <translation>%1 trên %2 khe đang bận</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n found, not paired</source>
+        <translation>
+            <numerusform>%n máy đã thấy, chưa ghép đôi</numerusform>
+        </translation>
     </message>
 </context>
 <context>

@@ -1,10 +1,11 @@
-"""The agents table: local and LAN agents, from the coordinator's links and the store's records."""
+"""The agents table: local and LAN agents, from the coordinator's links, the agent directory
+(found on the LAN, added by address) and the store's records."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from .icons import icon
 
 if TYPE_CHECKING:
     from ..cluster.coordinator import AgentStatus
+    from ..service.agent_directory import FoundAgent
 
 #: The agent's key (its id, or its endpoint before it said who it is).
 AGENT_KEY_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -49,14 +51,35 @@ class AgentRow:
     crashes: int
     last_seen: float | None
     models: tuple[str, ...]
+    #: Announced on the LAN right now (zeroconf).
+    announced: bool = False
+    #: The ``host:port`` it was added by (it can be removed from the list); "" when it was not.
+    address: str = ""
+
+    @property
+    def unpaired(self) -> bool:
+        """Found on the LAN but its key is not trusted: listed, never given audio."""
+        return self.announced and not self.connected and not self.trusted
 
 
-def merge_agents(links: Iterable[AgentStatus], records: Iterable[AgentRecord]) -> list[AgentRow]:
-    """One row per agent: connected ones first (local before LAN), then those only remembered."""
+def merge_agents(links: Iterable[AgentStatus], records: Iterable[AgentRecord],
+                 found: Iterable[FoundAgent] = (), manual: Iterable[str] = ()) -> list[AgentRow]:
+    """One row per agent: connected ones first (local before LAN), then those found on the LAN
+    but not paired, then those added by address that have no link, then those only remembered.
+
+    ``found`` and ``manual`` are the agent directory's lists (``found()``, ``manual()``).
+    """
     by_id = {record.id: record for record in records}
+    found_by_id = {str(agent.details.get("agent_id") or ""): agent for agent in found}
+    found_by_endpoint = {agent.connected_endpoint: agent for agent in found_by_id.values()
+                         if agent.connected_endpoint}
+    manual_by_endpoint = {f"tcp://{address}": address for address in manual}
     rows: list[AgentRow] = []
     for link in links:
         record = by_id.pop(link.agent_id, None) if link.agent_id else None
+        announcement = found_by_id.pop(link.agent_id or "", None) or found_by_endpoint.get(link.endpoint)
+        if announcement is not None:
+            found_by_id.pop(str(announcement.details.get("agent_id") or ""), None)
         rows.append(AgentRow(
             key=link.agent_id or link.endpoint, name=link.name or (record.name if record else "") or link.endpoint,
             endpoint=link.endpoint, host=record.host if record else "", local=link.local, connected=True,
@@ -65,6 +88,35 @@ def merge_agents(links: Iterable[AgentStatus], records: Iterable[AgentRecord]) -
             threads=link.threads, real_time_factor=record.real_time_factor if record else None,
             chunks_done=record.chunks_done if record else 0, crashes=record.crashes if record else 0,
             last_seen=link.last_seen or (record.last_seen if record else None), models=link.models,
+            address=manual_by_endpoint.pop(link.endpoint, ""),
+        ))
+        if announcement is not None:
+            # The directory decides trust for LAN agents; its fingerprint is the one announced now.
+            rows[-1] = replace(rows[-1], announced=True, trusted=announcement.trusted,
+                               fingerprint=str(announcement.details.get("fingerprint") or "") or rows[-1].fingerprint,
+                               name=link.name or str(announcement.details.get("name") or "") or rows[-1].name)
+    for agent_id, announcement in found_by_id.items():
+        record = by_id.pop(agent_id, None)
+        details = announcement.details
+        endpoint = str(details.get("endpoint") or "")
+        addresses = details.get("addresses") or []
+        rows.append(AgentRow(
+            key=agent_id or endpoint, name=str(details.get("name") or "") or (record.name if record else "") or endpoint,
+            endpoint=endpoint, host=str(addresses[0]) if addresses else (record.host if record else ""),
+            local=False, connected=False, ready=False, trusted=announcement.trusted,
+            fingerprint=str(details.get("fingerprint") or "") or (record.fingerprint if record else None),
+            slots=int(details.get("slots") or 0), busy=0, threads=int(details.get("threads") or 0),
+            real_time_factor=record.real_time_factor if record else None,
+            chunks_done=record.chunks_done if record else 0, crashes=record.crashes if record else 0,
+            last_seen=record.last_seen if record else None, models=tuple(details.get("models") or ()),
+            announced=True, address=manual_by_endpoint.pop(endpoint, ""),
+        ))
+    for endpoint, address in manual_by_endpoint.items():
+        # Added by address but not linked (the core is not started yet): listed so that it can be removed.
+        rows.append(AgentRow(
+            key=endpoint, name=address, endpoint=endpoint, host="", local=False, connected=False, ready=False,
+            trusted=None, fingerprint=None, slots=0, busy=0, threads=0, real_time_factor=None, chunks_done=0,
+            crashes=0, last_seen=None, models=(), address=address,
         ))
     for record in by_id.values():
         rows.append(AgentRow(
@@ -74,7 +126,8 @@ def merge_agents(links: Iterable[AgentStatus], records: Iterable[AgentRecord]) -
             real_time_factor=record.real_time_factor, chunks_done=record.chunks_done, crashes=record.crashes,
             last_seen=record.last_seen, models=record.models,
         ))
-    rows.sort(key=lambda row: (not row.connected, not row.local, row.name.casefold()))
+    rows.sort(key=lambda row: (not row.connected, not row.announced, not row.address, not row.local,
+                               row.name.casefold()))
     return rows
 
 
@@ -133,9 +186,10 @@ class AgentsModel(QAbstractTableModel):
             return self._sort_value(row, column)
         if role == Qt.ItemDataRole.DecorationRole and column is AgentColumn.STATE:
             return icon("state-processing" if row.busy else "state-completed" if row.ready
-                        else "state-pending" if row.connected else "state-cancelled")
+                        else "state-pending" if row.connected else "warning" if row.unpaired
+                        else "state-cancelled")
         if role == Qt.ItemDataRole.ToolTipRole:
-            if column is AgentColumn.TRUST and row.fingerprint:
+            if column in (AgentColumn.TRUST, AgentColumn.STATE) and row.fingerprint:
                 return self.tr("Key fingerprint: %1").replace("%1", row.fingerprint)
             if column is AgentColumn.NAME:
                 models = ", ".join(row.models) or self.tr("none")
@@ -163,6 +217,8 @@ class AgentsModel(QAbstractTableModel):
                 return self.tr("This computer")
             return row.host or row.endpoint.removeprefix("tcp://")
         if column is AgentColumn.STATE:
+            if row.unpaired:
+                return self.tr("Found, not paired")
             if not row.connected:
                 return self.tr("Offline")
             if not row.ready:
@@ -171,6 +227,8 @@ class AgentsModel(QAbstractTableModel):
         if column is AgentColumn.TRUST:
             if row.local:
                 return self.tr("Yes (this computer)")
+            if row.unpaired and row.fingerprint:
+                return self.tr("No (key %1)").replace("%1", row.fingerprint)
             if row.trusted is None:
                 return self.tr("Not yet")
             return self.tr("Yes") if row.trusted else self.tr("No")
@@ -199,7 +257,7 @@ class AgentsModel(QAbstractTableModel):
     def _sort_value(self, row: AgentRow, column: AgentColumn) -> Any:
         values: dict[AgentColumn, Any] = {
             AgentColumn.NAME: row.name.casefold(), AgentColumn.WHERE: "" if row.local else row.host or row.endpoint,
-            AgentColumn.STATE: 4 * row.connected + 2 * row.ready + (row.busy > 0),
+            AgentColumn.STATE: 8 * row.connected + 4 * row.ready + 2 * (row.busy > 0) + row.announced,
             AgentColumn.TRUST: int(bool(row.trusted or row.local)),
             AgentColumn.CPU: row.slots * row.threads, AgentColumn.BUSY: row.busy,
             AgentColumn.SPEED: 1.0 / row.real_time_factor if row.real_time_factor else 0.0,

@@ -1,12 +1,22 @@
-"""The agents window: who transcribes (this computer and LAN agents), how fast, how busy."""
+"""The agents window: who transcribes (this computer and LAN agents), how fast, how busy.
+
+Agents added by address and those found on the LAN belong to the core's agent
+directory (``core.agents``); the panel only asks it, always on a worker thread.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QPoint,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -15,6 +25,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -22,8 +33,15 @@ from PySide6.QtWidgets import (
 )
 
 from ..protocol import DEFAULT_AGENT_PORT
-from .agents_model import SORT_ROLE, AgentColumn, AgentRow, AgentsModel, merge_agents
-from .errors import InvalidAgentAddressError
+from ..service.events import EventKind, ServiceEvent
+from .agents_model import (
+    AGENT_KEY_ROLE,
+    SORT_ROLE,
+    AgentColumn,
+    AgentRow,
+    AgentsModel,
+    merge_agents,
+)
 from .icons import icon
 from .messages import error_text
 from .tasks import TaskRunner
@@ -36,21 +54,16 @@ log = logging.getLogger(__name__)
 #: How often the panel reads the agents again while it is shown.
 REFRESH_MS = 2000
 
-_ADDRESS = re.compile(r"^(?:tcp://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)(?::(?P<port>\d{1,5}))?$")
-
-
-def agent_endpoint(text: str) -> str:
-    """The ZeroMQ endpoint of an agent typed as ``host``, ``host:port`` or ``tcp://host:port``."""
-    match = _ADDRESS.match(text.strip())
-    port = int(match.group("port")) if match and match.group("port") else DEFAULT_AGENT_PORT
-    if match is None or not 1 <= port <= 65535:
-        raise InvalidAgentAddressError(address=text.strip())
-    return f"tcp://{match.group('host')}:{port}"
+#: Events after which the list is read again at once (rather than at the next tick).
+AGENT_EVENTS = frozenset({EventKind.AGENT_FOUND, EventKind.AGENT_UPDATED, EventKind.AGENT_VANISHED,
+                          EventKind.AGENT_SEEN, EventKind.AGENT_LOST})
 
 
 def read_agents(core: Core) -> list[AgentRow]:
-    """The agents the coordinator talks to now, merged with those the store remembers (on a worker)."""
-    return merge_agents(core.coordinator.agents(), core.store.list_agents())
+    """The agents the coordinator talks to now, those found on the LAN or added by address, and
+    those the store remembers, as rows (on a worker: it reads the database)."""
+    return merge_agents(core.coordinator.agents(), core.store.list_agents(),
+                        core.agents.found(), core.agents.manual())
 
 
 class AgentsPanel(QDialog):
@@ -66,6 +79,8 @@ class AgentsPanel(QDialog):
         self._runner = runner
         self._ui_language = ui_language
         self._reading = False
+        #: An agent event arrived during a read: read once more when it ends.
+        self._stale = False
         self.setWindowTitle(self.tr("Agents"))
         self.setWindowIcon(icon("agents"))
         self.resize(900, 360)
@@ -84,12 +99,15 @@ class AgentsPanel(QDialog):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(AgentColumn.NAME, QHeaderView.ResizeMode.Stretch)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
 
         intro = QLabel(self.tr("Agents transcribe the parts of your recordings. This computer runs its own; "
                                "office PCs running sttdesk-agent can join on the local network."), self)
         intro.setWordWrap(True)
-        self.pairing_note = QLabel(self.tr("LAN agents receive audio only once approved; the Approved column "
-                                           "shows each agent's state (hover it for the key fingerprint)."), self)
+        self.pairing_note = QLabel(self.tr("LAN agents receive audio only once paired. An agent found on the "
+                                           "network but not paired is listed with its key fingerprint and "
+                                           "gets no work."), self)
         self.pairing_note.setWordWrap(True)
         self.pairing_note.setEnabled(False)
 
@@ -99,13 +117,24 @@ class AgentsPanel(QDialog):
         self.address_edit.setPlaceholderText(self.tr("host:port, e.g. 192.168.1.20:%1").replace(
             "%1", str(DEFAULT_AGENT_PORT)))
         self.address_edit.returnPressed.connect(self.add_agent)
-        self.add_button = QPushButton(self.tr("Add Agent"), self)
-        self.add_button.setToolTip(self.tr("Connect to an agent the network does not announce (for this session)"))
+        self.add_button = QPushButton(icon("add"), self.tr("Add Agent"), self)
+        self.add_button.setToolTip(self.tr("Use an agent the network does not announce, now and after every start"))
         self.add_button.clicked.connect(self.add_agent)
+        self.remove_button = QPushButton(icon("remove"), self.tr("Remove"), self)
+        self.remove_button.setToolTip(self.tr("Stop using the selected agent added by address"))
+        self.remove_button.setEnabled(False)
+        self.remove_button.clicked.connect(self.remove_selected)
         self.summary = QLabel(self)
+        #: The outcome of the last add or remove (the summary is rewritten on every read).
+        self.message = QLabel(self)
+        self.message.setObjectName("agentMessage")
+        self.message.setWordWrap(True)
+        self.message.hide()
         add_row.addWidget(QLabel(self.tr("Add by address:"), self))
         add_row.addWidget(self.address_edit, 1)
         add_row.addWidget(self.add_button)
+        add_row.addWidget(self.remove_button)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
         close = QPushButton(self.tr("Close"), self)
         close.clicked.connect(self.close)
@@ -117,59 +146,133 @@ class AgentsPanel(QDialog):
         layout.addWidget(intro)
         layout.addWidget(self.table, 1)
         layout.addLayout(add_row)
+        layout.addWidget(self.message)
         layout.addWidget(self.pairing_note)
         layout.addLayout(bottom)
 
-        self._timer = QTimer(self, interval=REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
+        self.refresh_timer = QTimer(self, interval=REFRESH_MS)
+        self.refresh_timer.timeout.connect(self.refresh)
 
     @property
     def reading(self) -> bool:
         return self._reading
 
     def refresh(self) -> None:
-        """Read the agents in the background (skipped while a read is under way)."""
+        """Read the agents in the background (once more after the current read, if one is under way)."""
         if self._reading:
+            self._stale = True
             return
         self._reading = True
+        self._stale = False
         core = self._core
         self._runner.run(lambda: read_agents(core), on_done=self._show, on_error=self._failed)
 
-    def add_agent(self) -> None:
-        """Connect to the agent at the typed address."""
-        try:
-            endpoint = agent_endpoint(self.address_edit.text())
-        except InvalidAgentAddressError as exc:
-            self.summary.setText(exc.user_message(self._ui_language))
-            return
-        coordinator = self._core.coordinator
-        self._runner.run(lambda: coordinator.add_agent(endpoint),
-                         on_done=lambda _none: self._added(endpoint), on_error=self._failed)
+    def on_event(self, event: ServiceEvent) -> None:
+        """A core event (on the GUI thread): agents appearing, changing or leaving are shown at once."""
+        if event.kind in AGENT_EVENTS and self.isVisible():
+            self.refresh()
 
-    def _added(self, endpoint: str) -> None:
+    def add_agent(self) -> None:
+        """Use the agent at the typed address from now on; the directory checks the address."""
+        text = self.address_edit.text()
+        directory = self._core.agents
+        self.add_button.setEnabled(False)
+        self._runner.run(lambda: directory.add(text), on_done=self._added, on_error=self._change_failed)
+
+    def selected_row(self) -> AgentRow | None:
+        """The agent selected in the table, if any."""
+        indexes = self.table.selectionModel().selectedRows()
+        if not indexes:
+            return None
+        key = indexes[0].data(AGENT_KEY_ROLE)
+        return next((row for row in self.model.rows() if row.key == key), None)
+
+    def remove_selected(self) -> None:
+        """Stop using the selected agent added by address (LAN and local agents are not removable)."""
+        row = self.selected_row()
+        if row is None or not row.address:
+            return
+        address = row.address
+        directory = self._core.agents
+        self.remove_button.setEnabled(False)
+        self._runner.run(lambda: directory.remove(address), on_done=lambda _removed: self._removed(address),
+                         on_error=self._change_failed)
+
+    def _added(self, address: str) -> None:
+        self.add_button.setEnabled(True)
         self.address_edit.clear()
-        self.status_message.emit(self.tr("Connecting to %1…").replace("%1", endpoint))
-        self.summary.setText(self.tr("Connecting to %1…").replace("%1", endpoint))
+        text = self.tr("Connecting to %1…").replace("%1", address)
+        self.status_message.emit(text)
+        self._tell(text)
         self.refresh()
+
+    def _removed(self, address: str) -> None:
+        text = self.tr("%1 is no longer used").replace("%1", address)
+        self.status_message.emit(text)
+        self._tell(text)
+        self.refresh()
+
+    def _change_failed(self, error: BaseException) -> None:
+        self.add_button.setEnabled(True)
+        self._selection_changed()
+        self._tell(error_text(error, self._ui_language))
+
+    def _tell(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def _selection_changed(self) -> None:
+        row = self.selected_row()
+        self.remove_button.setEnabled(row is not None and bool(row.address))
+
+    def _context_menu(self, position: QPoint) -> None:
+        row = self.selected_row()
+        if row is None or not row.address:
+            return
+        menu = QMenu(self)
+        menu.addAction(icon("remove"), self.tr("Remove"), self.remove_selected)
+        menu.exec(self.table.viewport().mapToGlobal(position))
 
     def _show(self, rows: list[AgentRow]) -> None:
         self._reading = False
+        selected = self.selected_row()
         self.model.set_rows(rows)
+        if selected is not None:
+            self._select(selected.key)
+        self._selection_changed()
         ready = sum(1 for row in rows if row.ready)
         slots = sum(row.slots for row in rows if row.ready)
         busy = sum(row.busy for row in rows if row.ready)
-        self.summary.setText(self.tr("%n agent(s) ready", "", ready) + " · "
-                             + self.tr("%1 of %2 slots busy").replace("%1", str(busy)).replace("%2", str(slots)))
+        unpaired = sum(1 for row in rows if row.unpaired)
+        parts = [self.tr("%n agent(s) ready", "", ready),
+                 self.tr("%1 of %2 slots busy").replace("%1", str(busy)).replace("%2", str(slots))]
+        if unpaired:
+            parts.append(self.tr("%n found, not paired", "", unpaired))
+        self.summary.setText(" · ".join(parts))
+        if self._stale:
+            self.refresh()
+
+    def _select(self, key: str) -> None:
+        """Select the agent ``key`` again after the model was reset (a read replaces all rows)."""
+        proxy = self.table.model()
+        for row in range(proxy.rowCount()):
+            index = proxy.index(row, 0)
+            if index.data(AGENT_KEY_ROLE) == key:
+                self.table.selectionModel().select(
+                    index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+                return
 
     def _failed(self, error: BaseException) -> None:
         self._reading = False
         self.summary.setText(error_text(error, self._ui_language))
+        if self._stale:
+            self.refresh()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.refresh()
-        self._timer.start()
+        self.refresh_timer.start()
 
     def hideEvent(self, event: QHideEvent) -> None:
-        self._timer.stop()
+        self.refresh_timer.stop()
         super().hideEvent(event)

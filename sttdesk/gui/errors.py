@@ -11,15 +11,6 @@ class GuiError(PermanentError):
     code = "gui_error"
 
 
-class InvalidAgentAddressError(GuiError):
-    """An agent address typed by the user is not host:port."""
-
-    code = "invalid_agent_address"
-    message_en = "'{address}' is not an agent address. Type it as host:port, for example 192.168.1.20:7878."
-    message_vi = "'{address}' không phải địa chỉ máy xử lý. Hãy nhập dạng máy:cổng, ví dụ 192.168.1.20:7878."
-
-
-
 class QtBindingError(GuiError):
     """The installed PySide6 loses references to Python's True/None (PySide6 6.12.0 on Python 3.11)."""
 

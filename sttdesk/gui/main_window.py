@@ -300,6 +300,8 @@ class MainWindow(QMainWindow):
     def on_event(self, event: ServiceEvent) -> None:
         """Every core event, on the GUI thread."""
         self.feed.on_event(event)
+        if self.agents_panel is not None:
+            self.agents_panel.on_event(event)
         if event.kind is EventKind.ALERT:
             key = "message_vi" if self.ui_language == "vi" else "message_en"
             self.show_status(str(event.data.get(key) or event.data.get("message_en") or ""))

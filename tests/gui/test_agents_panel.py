@@ -1,4 +1,5 @@
-"""The agents window: the local agent of a real core, LAN agents the store remembers, adding by address."""
+"""The agents window: the local agent of a real core, LAN agents found (paired or not) or remembered,
+adding and removing agents by address through the core's agent directory."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ from typing import Any
 
 import pytest
 
+from sttdesk.announcement import AgentAnnouncement
 from sttdesk.cluster.coordinator import AgentStatus
+from sttdesk.cluster.discovery import DiscoveredAgent
 from sttdesk.domain.records import AgentRecord
-from sttdesk.gui.agents_model import AgentColumn, merge_agents
-from sttdesk.gui.agents_panel import agent_endpoint
-from sttdesk.gui.errors import InvalidAgentAddressError
+from sttdesk.gui.agents_model import AgentColumn, AgentsModel, merge_agents
+from sttdesk.service.agent_directory import AgentDirectory, FoundAgent
 
 from .conftest import JOB_TIMEOUT_MS
+
+FINGERPRINT = "3f2a-91bc-0d4e-77a1-c2f0"
 
 
 def record(agent_id: str, **changes: Any) -> AgentRecord:
@@ -26,15 +30,39 @@ def record(agent_id: str, **changes: Any) -> AgentRecord:
     return AgentRecord(**values)
 
 
-def test_addresses_become_endpoints_and_bad_ones_are_refused() -> None:
-    assert agent_endpoint("192.168.1.20:7000") == "tcp://192.168.1.20:7000"
-    assert agent_endpoint(" office-pc ") == "tcp://office-pc:7878"
-    assert agent_endpoint("tcp://[fe80::1]:7001") == "tcp://[fe80::1]:7001"
-    for bad in ("", "host:99999", "two words", "host:port", "http://pc:80"):
-        with pytest.raises(InvalidAgentAddressError) as caught:
-            agent_endpoint(bad)
-        assert caught.value.code == "invalid_agent_address"
-        assert "host:port" in caught.value.user_message("en") and "máy:cổng" in caught.value.user_message("vi")
+def found(agent_id: str, endpoint: str, *, trusted: bool) -> FoundAgent:
+    details = {"agent_id": agent_id, "name": agent_id.upper(), "endpoint": endpoint,
+               "addresses": [endpoint.removeprefix("tcp://").rsplit(":", 1)[0]], "slots": 4, "threads": 2,
+               "models": ["base-q8_0"], "fingerprint": FINGERPRINT}
+    return FoundAgent(details=details, trusted=trusted, connected_endpoint=endpoint if trusted else "")
+
+
+def test_found_and_added_agents_join_the_rows(qtbot: Any) -> None:
+    links = [
+        AgentStatus(endpoint="tcp://10.0.0.7:7878", agent_id="paired", name="paired-pc", local=False, ready=True,
+                    slots=2, busy=0, threads=1, models=("base-q8_0",), last_seen=99.0),
+        AgentStatus(endpoint="tcp://vpn-pc:7000", agent_id=None, name="", local=False, ready=False,
+                    slots=0, busy=0, threads=0, models=(), last_seen=None),
+    ]
+    lan = [found("paired", "tcp://10.0.0.7:7878", trusted=True), found("stranger", "tcp://10.0.0.8:7878", trusted=False)]
+    rows = merge_agents(links, [record("stranger", trusted=False, fingerprint=None)], lan, ["vpn-pc:7000", "old:1"])
+
+    by_key = {row.key: row for row in rows}
+    assert [row.key for row in rows] == ["paired", "tcp://vpn-pc:7000", "stranger", "tcp://old:1"]
+    assert by_key["paired"].announced and by_key["paired"].trusted and not by_key["paired"].unpaired
+    assert by_key["paired"].fingerprint == FINGERPRINT and by_key["paired"].address == ""
+    stranger = by_key["stranger"]
+    assert stranger.unpaired and stranger.fingerprint == FINGERPRINT and stranger.slots == 4
+    assert stranger.chunks_done == 7  # the store's record of it is kept
+    assert by_key["tcp://vpn-pc:7000"].address == "vpn-pc:7000" and by_key["tcp://vpn-pc:7000"].connected
+    assert by_key["tcp://old:1"].address == "old:1" and not by_key["tcp://old:1"].connected
+
+    model = AgentsModel()
+    model.set_rows(rows)
+    row = rows.index(stranger)
+    assert model.index(row, AgentColumn.STATE).data() == "Found, not paired"
+    assert FINGERPRINT in model.index(row, AgentColumn.TRUST).data()
+    assert model.index(rows.index(by_key["paired"]), AgentColumn.TRUST).data() == "Yes"
 
 
 def test_links_and_records_merge_into_one_row_per_agent(qtbot: Any) -> None:
@@ -74,14 +102,83 @@ def test_the_panel_lists_the_local_agent_and_adds_one_by_address(qtbot: Any, des
 
     panel.address_edit.setText("not an address!")
     panel.add_button.click()
-    assert "is not an agent address" in panel.summary.text()
-    assert len(desktop.core.coordinator.agents()) == 1
+    qtbot.waitUntil(lambda: "is not an agent address" in panel.message.text(), timeout=JOB_TIMEOUT_MS)
+    assert "host:port" in panel.message.text() and panel.address_edit.text() == "not an address!"
+    assert len(desktop.core.coordinator.agents()) == 1 and desktop.core.agents.manual() == []
 
     panel.address_edit.setText("127.0.0.1:9")  # nobody listens there: it stays "connecting"
     panel.add_button.click()
     qtbot.waitUntil(lambda: any(row.endpoint == "tcp://127.0.0.1:9" for row in panel.model.rows()),
                     timeout=JOB_TIMEOUT_MS)
     added = next(row for row in panel.model.rows() if row.endpoint == "tcp://127.0.0.1:9")
-    assert added.connected and not added.ready
+    assert added.connected and not added.ready and added.address == "127.0.0.1:9"
     assert panel.address_edit.text() == ""
+    assert desktop.core.agents.manual() == ["127.0.0.1:9"]  # kept in the settings for the next start
+
+    assert not panel.remove_button.isEnabled()
+    local_row = next(r for r in range(panel.table.model().rowCount())
+                     if panel.table.model().index(r, 0).data() == "local-1")
+    panel.table.selectRow(local_row)
+    assert not panel.remove_button.isEnabled()  # the local agent is not removable
+    added_row = next(r for r in range(panel.table.model().rowCount())
+                     if panel.table.model().index(r, AgentColumn.WHERE).data() == "127.0.0.1:9")
+    panel.table.selectRow(added_row)
+    assert panel.remove_button.isEnabled()
+    panel.remove_button.click()
+    qtbot.waitUntil(lambda: all(row.endpoint != "tcp://127.0.0.1:9" for row in panel.model.rows()),
+                    timeout=JOB_TIMEOUT_MS)
+    assert desktop.core.agents.manual() == []
+    assert all(link.endpoint != "tcp://127.0.0.1:9" for link in desktop.core.coordinator.agents())
+    assert "127.0.0.1:9" in panel.message.text()
+    panel.close()
+
+
+class Browser:
+    """Stands in for zeroconf: the test announces and withdraws agents through ``on_change``."""
+
+    def __init__(self, on_change: Any) -> None:
+        self.on_change = on_change
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_an_agent_found_on_the_lan_shows_at_once_as_not_paired_with_its_fingerprint(
+        qtbot: Any, desktop: Any) -> None:
+    browsers: list[Browser] = []
+
+    def browser(on_change: Any) -> Browser:
+        browsers.append(Browser(on_change))
+        return browsers[-1]
+
+    core = desktop.core
+    core.agents = AgentDirectory(core.coordinator, core.events, manual=[], save_manual=lambda _addresses: None,
+                                 browser_factory=browser, trust=lambda _agent: False)
+    core.agents.start()
+    panel = desktop.window.show_agents()
+    qtbot.waitUntil(lambda: any(row.ready for row in panel.model.rows()), timeout=JOB_TIMEOUT_MS)
+    panel.refresh_timer.setInterval(3_600_000)  # from now on only events bring changes in
+    panel.refresh_timer.start()
+
+    card = AgentAnnouncement(agent_id="reception", name="Reception PC", protocol=1, version="0.1", slots=2,
+                             threads=4, models=("base-q8_0",), fingerprint=FINGERPRINT)
+    announced = DiscoveredAgent(instance="reception", card=card, addresses=("10.0.0.8",), port=7878)
+    browsers[0].on_change("found", announced)  # on the test's thread, as zeroconf's own thread would
+    qtbot.waitUntil(lambda: any(row.key == "reception" for row in panel.model.rows()), timeout=JOB_TIMEOUT_MS)
+    row = next(row for row in panel.model.rows() if row.key == "reception")
+    assert row.unpaired and row.name == "Reception PC" and row.fingerprint == FINGERPRINT
+    shown = panel.table.model()
+    index = next(shown.index(r, 0) for r in range(shown.rowCount()) if shown.index(r, 0).data() == "Reception PC")
+    assert shown.index(index.row(), AgentColumn.STATE).data() == "Found, not paired"
+    assert FINGERPRINT in shown.index(index.row(), AgentColumn.TRUST).data()
+    assert "found, not paired" in panel.summary.text()
+    assert all(link.endpoint != announced.endpoint for link in core.coordinator.agents())  # it gets no work
+
+    browsers[0].on_change("lost", announced)
+    qtbot.waitUntil(lambda: all(row.key != "reception" for row in panel.model.rows()), timeout=JOB_TIMEOUT_MS)
+    core.agents.stop()
     panel.close()

@@ -1,5 +1,5 @@
 """The GUI thread never calls into the core while jobs run, and keeps turning: every call into the
-core's service, store, models and coordinator is recorded with its thread, and a fast timer measures
+core's service, store, models, coordinator and agent directory is recorded with its thread, and a fast timer measures
 the event loop (the longest pause is reported, not asserted: speed belongs to benchmarks)."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def audited_desktop(qtbot: Any, core: Any, dialogs: Any) -> Iterator[tuple[Any, 
     from sttdesk.gui.app import DesktopApp
 
     calls: list[CoreCall] = []
-    for part in ("service", "store", "models", "coordinator"):
+    for part in ("service", "store", "models", "coordinator", "agents"):
         setattr(core, part, Audited(getattr(core, part), part, calls))
     app = DesktopApp(core, ui_language="en", use_tray=False)
     app.start()
