@@ -109,7 +109,7 @@
     <name>AgentsPanel</name>
     <message>
         <source>Agents</source>
-        <extracomment>How often the panel reads the agents again while it is shown. Events after which the list is read again at once (rather than at the next tick). A message for the main window&apos;s status bar. An agent event arrived during a read: read once more when it ends.</extracomment>
+        <extracomment>How often the panel reads the agents again while it is shown. The window&apos;s size before the columns are measured; it grows to show every column whole. Room kept for the columns sized by their contents (agent name, where, approved), in pixels. Events after which the list is read again at once (rather than at the next tick). A message for the main window&apos;s status bar. An agent event arrived during a read: read once more when it ends.</extracomment>
         <translation>Máy xử lý</translation>
     </message>
     <message>
@@ -677,7 +677,7 @@ hoặc dùng Thêm tệp… (Ctrl+O).</translation>
     <name>ModelsDialog</name>
     <message>
         <source>Models</source>
-        <extracomment>Installed models or the default changed (the main window lists them again). The user made this model the default. Asks a yes/no question (tests answer it without a modal loop). Picks a model file to import; returns None when the user cancels.</extracomment>
+        <extracomment>The window&apos;s size before its columns are measured; it grows to show every column whole. Room kept for the model names (the one column sized by what it holds), in pixels. The layout&apos;s margins and the table&apos;s frame beside the columns, in pixels. Installed models or the default changed (the main window lists them again). The user made this model the default. Asks a yes/no question (tests answer it without a modal loop). Picks a model file to import; returns None when the user cancels.</extracomment>
         <translation>Mô hình</translation>
     </message>
     <message>

@@ -196,6 +196,24 @@ class AgentsModel(QAbstractTableModel):
                 return self.tr("Models: %1").replace("%1", models) + "\n" + row.endpoint
         return None
 
+    def widest_texts(self, column: AgentColumn) -> tuple[str, ...]:
+        """Every text ``column`` can show, or the widest ones, for columns of a known vocabulary
+        (empty for the others: names, hosts and the approval with its fingerprint vary)."""
+        if column is AgentColumn.STATE:
+            return (self.tr("Found, not paired"), self.tr("Offline"), self.tr("Connecting…"), self.tr("Working"),
+                    self.tr("Ready"))
+        if column is AgentColumn.CPU:
+            return ("88 × 88",)
+        if column is AgentColumn.BUSY:
+            return ("88/88",)
+        if column is AgentColumn.SPEED:
+            return (formatting.real_time_factor(1 / 88.8),)
+        if column is AgentColumn.DONE:
+            return ("888888",)
+        if column is AgentColumn.LAST_SEEN:
+            return (self.tr("just now"), self.tr("%1 ago").replace("%1", formatting.clock(3599)), "8888-88-88 88:88")
+        return ()
+
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags

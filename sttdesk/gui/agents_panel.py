@@ -42,6 +42,7 @@ from .agents_model import (
     AgentsModel,
     merge_agents,
 )
+from .column_widths import cell_width, fit_columns
 from .icons import icon
 from .messages import error_text
 from .tasks import TaskRunner
@@ -53,6 +54,10 @@ log = logging.getLogger(__name__)
 
 #: How often the panel reads the agents again while it is shown.
 REFRESH_MS = 2000
+#: The window's size before the columns are measured; it grows to show every column whole.
+DEFAULT_SIZE = (900, 360)
+#: Room kept for the columns sized by their contents (agent name, where, approved), in pixels.
+VARIABLE_COLUMNS_WIDTH = 380
 
 #: Events after which the list is read again at once (rather than at the next tick).
 AGENT_EVENTS = frozenset({EventKind.AGENT_FOUND, EventKind.AGENT_UPDATED, EventKind.AGENT_VANISHED,
@@ -83,7 +88,7 @@ class AgentsPanel(QDialog):
         self._stale = False
         self.setWindowTitle(self.tr("Agents"))
         self.setWindowIcon(icon("agents"))
-        self.resize(900, 360)
+        self.resize(*DEFAULT_SIZE)
         self.model = AgentsModel(self)
         proxy = QSortFilterProxyModel(self)
         proxy.setSourceModel(self.model)
@@ -99,6 +104,16 @@ class AgentsPanel(QDialog):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(AgentColumn.NAME, QHeaderView.ResizeMode.Stretch)
+        fitted = fit_columns(self.table, {
+            column: cell_width(self.table, texts, with_icon=column is AgentColumn.STATE)
+            for column in AgentColumn if (texts := self.model.widest_texts(column))
+        })
+        # Wide enough that the fitted columns and a sensible share for the others show whole.
+        width = max(DEFAULT_SIZE[0], fitted + VARIABLE_COLUMNS_WIDTH)
+        screen = self.screen()
+        if screen is not None:  # never wider than the screen: the name column gives way first
+            width = min(width, screen.availableGeometry().width())
+        self.resize(width, DEFAULT_SIZE[1])
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
 

@@ -7,7 +7,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -19,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -26,12 +33,27 @@ from PySide6.QtWidgets import (
 
 from ..engine.store import ModelRow, ModelStatus, ModelStore
 from . import formatting, messages
+from .column_widths import cell_width, fit_columns
 from .icons import icon
-from .model_tasks import InstallProgress, ModelListing, can_cancel, import_model, install_model, read_models
+from .model_tasks import (
+    InstallProgress,
+    ModelListing,
+    can_cancel,
+    import_model,
+    install_model,
+    read_models,
+)
 from .models_model import MODEL_ROW_ROLE, SORT_ROLE, ModelColumn, ModelsModel
 from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
+
+#: The window's size before its columns are measured; it grows to show every column whole.
+DEFAULT_SIZE = (860, 520)
+#: Room kept for the model names (the one column sized by what it holds), in pixels.
+NAME_COLUMN_WIDTH = 170
+#: The layout's margins and the table's frame beside the columns, in pixels.
+WINDOW_MARGINS = 40
 
 
 class _InstalledFilter(QSortFilterProxyModel):
@@ -81,7 +103,7 @@ class ModelsDialog(QDialog):
         self.choose_file: Callable[[], Path | None] = self._choose_file
         self.setWindowTitle(self.tr("Models"))
         self.setWindowIcon(icon("models"))
-        self.resize(860, 520)
+        self.resize(*DEFAULT_SIZE)
 
         self.model = ModelsModel(self)
         self.proxy = _InstalledFilter(self)
@@ -98,8 +120,21 @@ class ModelsDialog(QDialog):
         self.table.setShowGrid(False)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(ModelColumn.NAME, QHeaderView.ResizeMode.Stretch)
+        # Every other column shows texts of a known vocabulary: each gets its widest text's width
+        # (bold, as the default model's row is), and the window is made wide enough for all of them.
+        fitted = fit_columns(self.table, {
+            column: cell_width(self.table, texts, bold=True)
+            for column in ModelColumn if (texts := self.model.widest_texts(column))
+        })
+        scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        width = max(DEFAULT_SIZE[0], fitted + NAME_COLUMN_WIDTH + scroll_bar + WINDOW_MARGINS)
+        screen = self.screen()
+        if screen is not None:  # never wider than the screen: the name column gives way first
+            width = min(width, screen.availableGeometry().width())
+        self.resize(width, DEFAULT_SIZE[1])
+        # A text that does not fit is elided ("…"), never wrapped into a clipped second line.
+        self.table.setWordWrap(False)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         self.table.doubleClicked.connect(lambda _index: self.install_selected())
 

@@ -73,6 +73,8 @@ class ModelsModel(QAbstractTableModel):
             font = QFont()
             font.setBold(True)
             return font
+        if role == Qt.ItemDataRole.ToolTipRole and column is ModelColumn.LANGUAGES:
+            return self._display(row, column)
         if role == Qt.ItemDataRole.ToolTipRole and column is ModelColumn.NAME:
             if row.is_recommended:
                 return self.tr("Recommended for this computer: the most accurate model that runs well here")
@@ -81,6 +83,20 @@ class ModelsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (ModelColumn.SIZE, ModelColumn.RAM):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def widest_texts(self, column: ModelColumn) -> tuple[str, ...]:
+        """The texts ``column`` can show (or its widest), for every column but the names, which vary."""
+        if column is ModelColumn.STATUS:
+            default = " · " + self.tr("default")
+            return tuple(text + default for text in (self.tr("Installed"), self.tr("Available"),
+                                                     self.tr("Damaged: reinstall it")))
+        if column is ModelColumn.LANGUAGES:
+            return (self.tr("English only"), self.tr("English, Tiếng Việt and more"))
+        if column in (ModelColumn.SIZE, ModelColumn.RAM):
+            return (formatting.byte_size(888_800_000), formatting.byte_size(88_800_000_000))
+        if column is ModelColumn.QUANTIZATION:
+            return ("q8_0", "q5_1", "f16", "f32")
+        return ()
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():

@@ -138,13 +138,13 @@ def run(language: str, out: Path, media: Path, *, everything: bool = True) -> li
         shot("failed-job")
 
         agents = window.show_agents()
-        agents.resize(960, 300)
+        agents.resize(agents.width(), 300)  # the panel is as wide as its columns need
         wait(app, lambda: agents.model.rowCount() >= 2 and not agents.reading)
         shot("agents", agents)
         agents.hide()
 
         models = window.show_models()
-        models.resize(900, 560)
+        models.resize(models.width(), 560)  # as wide as its columns need
         wait(app, lambda: models.model.rowCount() > 0)
         models.select("base-q8_0")
         shot("models", models)

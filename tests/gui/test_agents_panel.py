@@ -3,6 +3,7 @@ adding and removing agents by address through the core's agent directory."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,6 +13,9 @@ from sttdesk.cluster.coordinator import AgentStatus
 from sttdesk.cluster.discovery import DiscoveredAgent
 from sttdesk.domain.records import AgentRecord
 from sttdesk.gui.agents_model import AgentColumn, AgentsModel, merge_agents
+from sttdesk.gui.agents_panel import AgentsPanel
+from sttdesk.gui.i18n import install_translators, remove_translators
+from sttdesk.gui.tasks import TaskRunner
 from sttdesk.service.agent_directory import AgentDirectory, FoundAgent
 
 from .conftest import JOB_TIMEOUT_MS
@@ -108,10 +112,11 @@ def test_the_panel_lists_the_local_agent_and_adds_one_by_address(qtbot: Any, des
 
     panel.address_edit.setText("127.0.0.1:9")  # nobody listens there: it stays "connecting"
     panel.add_button.click()
-    qtbot.waitUntil(lambda: any(row.endpoint == "tcp://127.0.0.1:9" for row in panel.model.rows()),
+    # Listed as soon as the directory has it; connected once the coordinator's thread made the link.
+    qtbot.waitUntil(lambda: any(row.endpoint == "tcp://127.0.0.1:9" and row.connected for row in panel.model.rows()),
                     timeout=JOB_TIMEOUT_MS)
     added = next(row for row in panel.model.rows() if row.endpoint == "tcp://127.0.0.1:9")
-    assert added.connected and not added.ready and added.address == "127.0.0.1:9"
+    assert not added.ready and added.address == "127.0.0.1:9"
     assert panel.address_edit.text() == ""
     assert desktop.core.agents.manual() == ["127.0.0.1:9"]  # kept in the settings for the next start
 
@@ -182,3 +187,41 @@ def test_an_agent_found_on_the_lan_shows_at_once_as_not_paired_with_its_fingerpr
     qtbot.waitUntil(lambda: all(row.key != "reception" for row in panel.model.rows()), timeout=JOB_TIMEOUT_MS)
     core.agents.stop()
     panel.close()
+
+
+class StillCore:
+    """A core whose agents never change: enough for the panel's reads (the real core is used above)."""
+
+    def __init__(self, links: list[AgentStatus], lan: list[FoundAgent]) -> None:
+        self.coordinator = SimpleNamespace(agents=lambda: links)
+        self.store = SimpleNamespace(list_agents=list)
+        self.agents = SimpleNamespace(found=lambda: lan, manual=list)
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_no_state_speed_or_header_is_cut_off(qtbot: Any, qapp: Any, language: str) -> None:
+    translators = install_translators(qapp, language)
+    runner = TaskRunner()
+    try:
+        links = [AgentStatus(endpoint=f"tcp://127.0.0.1:{5000 + busy}", agent_id=f"a{busy}", name=f"pc{busy}",
+                             local=False, ready=True, slots=1, busy=busy, threads=1, models=(), last_seen=None,
+                             speed=None) for busy in (0, 1)]
+        lan = [found("stranger", "tcp://10.0.0.8:7878", trusted=False)]
+        panel = AgentsPanel(StillCore(links[:1], []), runner, ui_language=language)
+        qtbot.addWidget(panel)
+        panel.show()
+        qtbot.waitUntil(lambda: panel.model.rowCount() == 1 and not panel.reading, timeout=JOB_TIMEOUT_MS)
+        # Later reads bring the longest texts of the columns: a working agent, its speed, an unpaired one;
+        # the columns measured from their vocabulary must already hold them.
+        panel.model.set_rows(merge_agents(links, [record("a1", trusted=True, fingerprint=None)], lan))
+        states = {panel.model.index(r, AgentColumn.STATE).data() for r in range(3)}
+        assert len(states) == 3
+        header = panel.table.horizontalHeader()
+        for column in AgentColumn:
+            width = panel.table.columnWidth(column)
+            assert header.sectionSizeHint(column) <= width, f"header of {column.name} is cut off"
+            if column not in (AgentColumn.NAME, AgentColumn.WHERE, AgentColumn.TRUST):  # sized to contents
+                assert panel.table.sizeHintForColumn(column) <= width, f"{column.name} is cut off"
+    finally:
+        runner.close()
+        remove_translators(qapp, translators)
