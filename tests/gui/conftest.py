@@ -20,6 +20,23 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 #: Longest wait for a job to go through the real core (agent start, ffmpeg, fake engine).
 JOB_TIMEOUT_MS = 60_000
+
+#: A test that plays audio and has not finished in this time is stuck in QtMultimedia: fail it now
+#: rather than after the suite's 15 minutes.
+PLAYBACK_TIMEOUT_S = 120
+#: Marks for every test that plays audio. ``no_qt_log``: pytest-qt's Qt message handler is Python
+#: code, so a warning QtMultimedia logs on its FFmpeg threads needs the GIL, while the GUI thread,
+#: holding the GIL, waits in a blocking call into those same threads (stop, setSource): both wait
+#: forever (seen as a 20-minute hang). ``method="thread"``: a main thread stuck in C++ never runs
+#: the SIGALRM handler of the default method; the thread method dumps every stack and ends the run.
+PLAYBACK_MARKS = [pytest.mark.no_qt_log, pytest.mark.timeout(PLAYBACK_TIMEOUT_S, method="thread")]
+
+
+def plays_audio(test: Any) -> Any:
+    """Decorate a test that plays audio with :data:`PLAYBACK_MARKS`."""
+    for mark in PLAYBACK_MARKS:
+        test = mark(test)
+    return test
 #: A GUI test that runs longer than this is stuck (a modal loop nobody answers): fail it, not the suite.
 GUI_TEST_TIMEOUT_SECONDS = 300
 _HERE = Path(__file__).resolve().parent

@@ -11,6 +11,14 @@ import pytest
 from sttdesk.gui.playback import JobAudioPlayer, pcm_to_wav, wav_header
 from sttdesk.gui.tasks import TaskRunner
 
+from .conftest import PLAYBACK_MARKS
+
+pytestmark = PLAYBACK_MARKS
+
+#: Longest wait for the player to reach the asked position, and for ffmpeg to decode the test file.
+PLAY_TIMEOUT_MS = 20_000
+DECODE_TIMEOUT_S = 60
+
 
 def test_decoded_pcm_becomes_a_valid_wav(tmp_path: Path) -> None:
     samples = bytes(range(256)) * 125  # 32,000 bytes: one second of 16 kHz s16le
@@ -36,7 +44,7 @@ def _play_and_wait(qtbot: Any, player: JobAudioPlayer, seconds: float, **sources
     positions: list[float] = []
     player.position_changed.connect(positions.append)
     player.play_from("job", seconds, **sources)
-    qtbot.waitUntil(lambda: any(p >= seconds for p in positions), timeout=20_000)
+    qtbot.waitUntil(lambda: any(p >= seconds for p in positions), timeout=PLAY_TIMEOUT_MS)
     return positions
 
 
@@ -58,7 +66,7 @@ def test_without_the_source_file_the_decoded_audio_is_played(qtbot: Any, tmp_pat
 
     pcm = tmp_path / "audio.pcm"
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(en_audio / "jfk.wav"), "-f", "s16le", "-ac", "1",
-                    "-ar", "16000", str(pcm)], check=True)
+                    "-ar", "16000", str(pcm)], check=True, timeout=DECODE_TIMEOUT_S)
     runner = TaskRunner()
     player = JobAudioPlayer(runner)
     try:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLineEdit
 from sttdesk.gui.transcript_model import PENDING_GAP, SEGMENT, TranscriptColumn
 from sttdesk.service.job_service import JobRequest
 
-from .conftest import JOB_TIMEOUT_MS
+from .conftest import JOB_TIMEOUT_MS, plays_audio
 
 pytestmark = pytest.mark.slow
 
@@ -76,6 +76,7 @@ def test_a_corrected_line_is_saved_and_shown(qtbot: Any, desktop: Any, en_audio:
     assert "1 correction" in panel.summary.text()
 
 
+@plays_audio
 def test_clicking_a_line_plays_from_there_and_highlights_it(qtbot: Any, desktop: Any,
                                                            long_recording: Path) -> None:
     service = desktop.core.service
