@@ -53,6 +53,10 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Not paired</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>This computer</source>
         <translation type="unfinished"></translation>
     </message>
@@ -126,6 +130,10 @@
     </message>
     <message>
         <source>LAN agents receive audio only once paired. An agent found on the network but not paired is listed with its key fingerprint and gets no work.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>its key, shown by sttdesk-agent key</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

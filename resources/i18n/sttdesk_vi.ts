@@ -53,6 +53,10 @@
         <translation>Mô hình: %1</translation>
     </message>
     <message>
+        <source>Not paired</source>
+        <translation>Chưa ghép đôi</translation>
+    </message>
+    <message>
         <source>This computer</source>
         <translation>Máy này</translation>
     </message>
@@ -127,6 +131,10 @@
     <message>
         <source>LAN agents receive audio only once paired. An agent found on the network but not paired is listed with its key fingerprint and gets no work.</source>
         <translation>Máy xử lý trong mạng LAN chỉ nhận âm thanh sau khi đã ghép đôi. Máy được tìm thấy trên mạng nhưng chưa ghép đôi được liệt kê kèm dấu vân tay khoá và không được giao việc.</translation>
+    </message>
+    <message>
+        <source>its key, shown by sttdesk-agent key</source>
+        <translation>khoá của nó, xem bằng sttdesk-agent key</translation>
     </message>
     <message>
         <source>Use an agent the network does not announce, now and after every start</source>

@@ -200,7 +200,7 @@ class AgentsModel(QAbstractTableModel):
         """Every text ``column`` can show, or the widest ones, for columns of a known vocabulary
         (empty for the others: names, hosts and the approval with its fingerprint vary)."""
         if column is AgentColumn.STATE:
-            return (self.tr("Found, not paired"), self.tr("Offline"), self.tr("Connecting…"), self.tr("Working"),
+            return (self.tr("Found, not paired"), self.tr("Not paired"), self.tr("Offline"), self.tr("Connecting…"), self.tr("Working"),
                     self.tr("Ready"))
         if column is AgentColumn.CPU:
             return ("88 × 88",)
@@ -237,6 +237,9 @@ class AgentsModel(QAbstractTableModel):
         if column is AgentColumn.STATE:
             if row.unpaired:
                 return self.tr("Found, not paired")
+            if row.address and not row.connected:
+                # Added by address, no link: the coordinator connects only to agents whose key it trusts.
+                return self.tr("Not paired")
             if not row.connected:
                 return self.tr("Offline")
             if not row.ready:

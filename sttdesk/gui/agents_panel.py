@@ -132,6 +132,11 @@ class AgentsPanel(QDialog):
         self.address_edit.setPlaceholderText(self.tr("host:port, e.g. 192.168.1.20:%1").replace(
             "%1", str(DEFAULT_AGENT_PORT)))
         self.address_edit.returnPressed.connect(self.add_agent)
+        # Typing in the agent's key is the approval of an agent the LAN does not announce.
+        self.key_edit = QLineEdit(self)
+        self.key_edit.setObjectName("agentKey")
+        self.key_edit.setPlaceholderText(self.tr("its key, shown by sttdesk-agent key"))
+        self.key_edit.returnPressed.connect(self.add_agent)
         self.add_button = QPushButton(icon("add"), self.tr("Add Agent"), self)
         self.add_button.setToolTip(self.tr("Use an agent the network does not announce, now and after every start"))
         self.add_button.clicked.connect(self.add_agent)
@@ -147,6 +152,7 @@ class AgentsPanel(QDialog):
         self.message.hide()
         add_row.addWidget(QLabel(self.tr("Add by address:"), self))
         add_row.addWidget(self.address_edit, 1)
+        add_row.addWidget(self.key_edit, 1)
         add_row.addWidget(self.add_button)
         add_row.addWidget(self.remove_button)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -190,9 +196,10 @@ class AgentsPanel(QDialog):
     def add_agent(self) -> None:
         """Use the agent at the typed address from now on; the directory checks the address."""
         text = self.address_edit.text()
+        key = self.key_edit.text().strip() or None
         directory = self._core.agents
         self.add_button.setEnabled(False)
-        self._runner.run(lambda: directory.add(text), on_done=self._added, on_error=self._change_failed)
+        self._runner.run(lambda: directory.add(text, key=key), on_done=self._added, on_error=self._change_failed)
 
     def selected_row(self) -> AgentRow | None:
         """The agent selected in the table, if any."""
@@ -216,6 +223,7 @@ class AgentsPanel(QDialog):
     def _added(self, address: str) -> None:
         self.add_button.setEnabled(True)
         self.address_edit.clear()
+        self.key_edit.clear()
         text = self.tr("Connecting to %1…").replace("%1", address)
         self.status_message.emit(text)
         self._tell(text)

@@ -16,6 +16,7 @@ from sttdesk.gui.agents_model import AgentColumn, AgentsModel, merge_agents
 from sttdesk.gui.agents_panel import AgentsPanel
 from sttdesk.gui.i18n import install_translators, remove_translators
 from sttdesk.gui.tasks import TaskRunner
+from sttdesk.security.keys import generate_keypair
 from sttdesk.service.agent_directory import AgentDirectory, FoundAgent
 
 from .conftest import JOB_TIMEOUT_MS
@@ -110,14 +111,19 @@ def test_the_panel_lists_the_local_agent_and_adds_one_by_address(qtbot: Any, des
     assert "host:port" in panel.message.text() and panel.address_edit.text() == "not an address!"
     assert len(desktop.core.coordinator.agents()) == 1 and desktop.core.agents.manual() == []
 
-    panel.address_edit.setText("127.0.0.1:9")  # nobody listens there: it stays "connecting"
+    panel.address_edit.setText("127.0.0.1:9")  # an agent whose key this app does not know
+    panel.add_button.click()
+    qtbot.waitUntil(lambda: "not known" in panel.message.text(), timeout=JOB_TIMEOUT_MS)
+    assert desktop.core.agents.manual() == []  # no key, no approval: nothing added
+
+    panel.key_edit.setText(generate_keypair().public.decode("ascii"))  # typing its key in approves it
     panel.add_button.click()
     # Listed as soon as the directory has it; connected once the coordinator's thread made the link.
-    qtbot.waitUntil(lambda: any(row.endpoint == "tcp://127.0.0.1:9" and row.connected for row in panel.model.rows()),
+    qtbot.waitUntil(lambda: any(row.address == "127.0.0.1:9" and row.connected for row in panel.model.rows()),
                     timeout=JOB_TIMEOUT_MS)
-    added = next(row for row in panel.model.rows() if row.endpoint == "tcp://127.0.0.1:9")
-    assert not added.ready and added.address == "127.0.0.1:9"
-    assert panel.address_edit.text() == ""
+    added = next(row for row in panel.model.rows() if row.address == "127.0.0.1:9")
+    assert not added.ready  # nobody listens there
+    assert panel.address_edit.text() == "" and panel.key_edit.text() == ""
     assert desktop.core.agents.manual() == ["127.0.0.1:9"]  # kept in the settings for the next start
 
     assert not panel.remove_button.isEnabled()
