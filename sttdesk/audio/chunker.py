@@ -22,7 +22,12 @@ no word is split and the merge needs no de-duplication (DESIGN.md §3):
 4. **Packing**: from a chunk's start, the cut goes where it gives the fullest
    chunk not longer than the target (29.5 s): into a silence, or into a short
    pause if that gives at least 4 s more; among cuts nearly as full, the
-   longest silence wins (a paragraph break beats a breath). A silence of 8 s or
+   longest silence wins (a paragraph break beats a breath). After a cut in a
+   short pause the next chunk starts 3 s earlier (at the quietest moment of the
+   second before that): a chunk opening with a short sentence fragment is
+   misread by whisper without the sentence before it ("M. de Villefort" heard
+   as "and develop herd"); after a real silence it needs no such context.
+   A silence of 8 s or
    more always ends a chunk, however short. Only when no cut fits the target
    does a chunk grow past it, up to the maximum (45 s), to reach the next
    pause; with none there either, it is cut at the quietest moment of its last
@@ -57,6 +62,8 @@ DIGITAL_SILENCE_DBFS = -100.0
 DIGITAL_SILENCE_LIMIT_DBFS = -90.0
 #: Speech on each side of a short pause that its quietness is compared with.
 PAUSE_CONTEXT_SECONDS = 1.0
+#: A chunk after a pause cut starts at the quietest moment of this many seconds before its overlap.
+PAUSE_OVERLAP_SEARCH_SECONDS = 1.0
 #: Samples converted to float at a time while computing levels (bounds the memory used).
 LEVEL_BLOCK_SECONDS = 60.0
 
@@ -119,6 +126,10 @@ class ChunkerOptions:
     silence_slack_seconds: float = 2.0
     #: After a forced cut the next chunk starts this much earlier.
     forced_overlap_seconds: float = 3.0
+    #: After a cut in a pause shorter than ``min_silence_seconds`` the next chunk starts at
+    #: least this much before the pause's padded end (0: no overlap), so whisper hears the
+    #: speech that leads into the chunk's first words.
+    pause_overlap_seconds: float = 3.0
     #: A forced cut goes to the quietest moment in this many seconds before the target.
     forced_search_seconds: float = 5.0
     #: Length of the moving window that finds that quietest moment.
@@ -145,6 +156,8 @@ class ChunkerOptions:
             (0 <= self.padding_seconds, "padding_seconds must not be negative"),
             (0 <= self.forced_overlap_seconds < self.target_chunk_seconds - self.forced_search_seconds,
              "forced_overlap_seconds must be shorter than target minus forced_search_seconds"),
+            (0 <= self.pause_overlap_seconds < self.min_chunk_seconds,
+             "need 0 <= pause_overlap_seconds < min_chunk_seconds"),
             (0 < self.forced_search_seconds < self.target_chunk_seconds,
              "forced_search_seconds must be in (0, target_chunk_seconds)"),
             (self.quiet_window_seconds > 0, "quiet_window_seconds must be positive"),
@@ -413,8 +426,10 @@ def _pack_speech(analysis: SilenceAnalysis, options: ChunkerOptions) -> list[tup
     chunks: list[tuple[float, float, CutKind, float]] = []
     start = max(0.0, float(starts[0]) - options.padding_seconds)
     overlap = 0.0
+    # After a pause cut the next chunk starts before that pause; it must not be cut there again.
+    past_gap = 0
     while True:
-        first_gap = int(np.searchsorted(ends[:-1], start, side="right"))
+        first_gap = max(past_gap, int(np.searchsorted(ends[:-1], start, side="right")))
         barrier = barriers[np.searchsorted(barriers, first_gap):][:1]
         last_gap = int(barrier[0]) if barrier.size else cut_ends.size - 1
         reaches_end = not barrier.size  # no long silence before the end of the speech
@@ -438,8 +453,19 @@ def _pack_speech(analysis: SilenceAnalysis, options: ChunkerOptions) -> list[tup
             gap = lo - 1
         if gap is not None:
             j = first_gap + gap
-            chunks.append((start, float(cut_ends[j]), CutKind.SILENCE, overlap))
-            start, overlap = float(next_starts[j]), 0.0
+            end = float(cut_ends[j])
+            past_gap = j + 1
+            if gap_lengths[j] < options.min_silence_seconds and options.pause_overlap_seconds > 0:
+                chunks.append((start, end, CutKind.PAUSE, overlap))
+                # Start at a quiet moment, so the chunk seldom opens mid-word, and never
+                # before the chunk just made.
+                latest = float(next_starts[j]) - options.pause_overlap_seconds
+                earliest = max(start, latest - PAUSE_OVERLAP_SEARCH_SECONDS)
+                resume = _quietest_point(analysis, earliest, latest, options.quiet_window_seconds) if latest > earliest else earliest
+                start, overlap = resume, end - resume
+            else:
+                chunks.append((start, end, CutKind.SILENCE, overlap))
+                start, overlap = float(next_starts[j]), 0.0
             continue
         cut = _quietest_point(
             analysis, start + target - options.forced_search_seconds, start + target, options.quiet_window_seconds

@@ -11,6 +11,10 @@ class CutKind(str, Enum):
 
     #: Cut in the middle of a silence: nothing is heard twice.
     SILENCE = "silence"
+    #: Cut in a pause shorter than a silence, between two sentences of one stretch of
+    #: speech; the next chunk starts a few seconds earlier so that whisper hears the
+    #: sentence before the one it opens with, and the merge resolves the overlap.
+    PAUSE = "pause"
     #: No silence within the maximum length: cut mid-speech; the next chunk overlaps.
     FORCED = "forced"
     #: Fixed-size fallback when silence detection cannot be used; overlaps too.
@@ -24,7 +28,8 @@ class ChunkSpan:
     """A stretch of the source audio sent to an engine on its own.
 
     ``overlap_before`` seconds at the start repeat the end of the previous chunk
-    (0 after a silence cut); the merge resolves them.
+    (0 after a silence cut, >0 after pause, forced and fixed cuts); the merge
+    resolves them.
     """
 
     index: int

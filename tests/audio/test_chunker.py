@@ -43,7 +43,7 @@ def noise(duration: float, dbfs: float, *, seed: int = 3) -> np.ndarray:
 
 
 def assert_well_formed(chunks: list[ChunkSpan], duration: float, options: ChunkerOptions = DEFAULTS) -> None:
-    """Indices in order, inside the file, no longer than the maximum, overlaps only after forced/fixed cuts."""
+    """Indices in order, inside the file, no longer than the maximum, overlaps only after pause/forced/fixed cuts."""
     for i, chunk in enumerate(chunks):
         assert chunk.index == i
         assert 0.0 <= chunk.start < chunk.end <= duration + 1e-6
@@ -53,8 +53,10 @@ def assert_well_formed(chunks: list[ChunkSpan], duration: float, options: Chunke
         assert after.start > before.start
         if before.cut is CutKind.SILENCE:
             assert after.start >= before.end and after.overlap_before == 0.0
-        elif before.cut in (CutKind.FORCED, CutKind.FIXED):
+        elif before.cut in (CutKind.PAUSE, CutKind.FORCED, CutKind.FIXED):
             assert after.overlap_before == pytest.approx(max(0.0, before.end - after.start), abs=1e-3)
+        if before.cut is CutKind.PAUSE:  # the next chunk hears the speech leading into its first words
+            assert after.overlap_before >= options.pause_overlap_seconds
     if chunks:
         assert chunks[-1].cut in (CutKind.END, CutKind.FIXED, CutKind.FORCED, CutKind.SILENCE)
 
@@ -278,8 +280,18 @@ def test_short_real_pauses_are_cut_in_when_there_are_no_silences(continuous_spee
     result = plan(built.samples)
     chunks = list(result.chunks)
     assert_well_formed(chunks, built.duration)
-    assert all(c.cut in (CutKind.SILENCE, CutKind.END) for c in chunks)  # no forced cut, no overlap
+    # No forced cut: every cut is in a half-second pause, so the next chunk starts a few seconds
+    # earlier (on a quiet moment) and whisper hears the sentence before its first words.
+    assert all(c.cut in (CutKind.PAUSE, CutKind.END) for c in chunks) and len(chunks) > 2
     for before, after in itertools.pairwise(chunks):
+        assert any(a <= before.end <= b for a, b in built.silences)
+        latest = before.end - DEFAULTS.pause_overlap_seconds  # a half-second pause is cut in its middle
+        assert latest - 1.0 - 0.05 <= after.start <= latest + 0.05
+        assert after.start > before.start + DEFAULTS.min_chunk_seconds - DEFAULTS.pause_overlap_seconds
+    # Without the overlap the chunks meet in the pauses, as after silences.
+    bare = plan_chunks(built.samples, options=ChunkerOptions(pause_overlap_seconds=0.0))
+    assert all(c.cut in (CutKind.SILENCE, CutKind.END) and c.overlap_before == 0.0 for c in bare)
+    for before, after in itertools.pairwise(bare):
         assert any(a <= before.end <= b and a <= after.start <= b for a, b in built.silences)
     assert all(c.duration <= DEFAULTS.target_chunk_seconds + 1e-6 for c in chunks)
     assert_covers(chunks, built.speech)
@@ -302,7 +314,13 @@ def test_a_silence_is_preferred_to_a_pause_unless_the_pause_fills_much_more(
     pause_at = (27.0, 27.5)
     chunks = plan_chunks(samples)
     low, high = silence_at if expected_cut == "silence" else pause_at
-    assert low <= chunks[0].end <= high and low <= chunks[1].start <= high
+    assert low <= chunks[0].end <= high
+    if expected_cut == "silence":  # nothing before a real silence is needed to understand what follows
+        assert chunks[0].cut is CutKind.SILENCE and low <= chunks[1].start <= high
+    else:  # after a mere pause the next chunk hears the last seconds before it again
+        assert chunks[0].cut is CutKind.PAUSE
+        latest = chunks[0].end - DEFAULTS.pause_overlap_seconds
+        assert latest - 1.0 - 0.05 <= chunks[1].start <= latest + 0.05
 
 
 def test_a_long_inner_silence_ends_a_chunk_even_when_both_sides_would_fit(continuous_speech: np.ndarray) -> None:
@@ -422,6 +440,8 @@ def test_analysis_reports_floor_and_threshold(speech_and_long_silences: Built) -
         {"min_chunk_seconds": 40.0},
         {"target_chunk_seconds": 50.0},
         {"forced_overlap_seconds": 30.0},
+        {"pause_overlap_seconds": -1.0},
+        {"pause_overlap_seconds": 5.0},
         {"fixed_overlap_seconds": 30.0},
         {"min_silence_seconds": 0.0},
         {"min_pause_seconds": 2.0},

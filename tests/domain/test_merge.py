@@ -85,6 +85,20 @@ def forced_plan(
         start = end - overlap
 
 
+def pause_plan(words: list[Word], *, target: float = 25.0, overlap: float = 3.0) -> list[ChunkSpan]:
+    """Chunks cut in the middle of short pauses between words, as the chunker cuts in a pause
+    when no silence fits: the next chunk starts ``overlap`` seconds before the cut, mid-speech."""
+    spans: list[ChunkSpan] = []
+    start = 0.0
+    for before, after in itertools.pairwise(words):
+        if 0.3 <= after.start - before.end < 1.0 and before.end - start >= target:
+            cut = (before.end + after.start) / 2
+            spans.append(ChunkSpan(len(spans), start, cut, CutKind.PAUSE, overlap if spans else 0.0))
+            start = cut - overlap
+    spans.append(ChunkSpan(len(spans), start, words[-1].end + 0.5, CutKind.END, overlap if spans else 0.0))
+    return spans
+
+
 def chunk_result(
     span: ChunkSpan,
     words: list[Word],
@@ -195,6 +209,34 @@ def test_overlap_seams_lose_and_repeat_nothing(speech: list[Word], jitter: float
         assert segment.text == join_words(w.text for w in segment.words)
         assert segment.start <= segment.words[0].start + 1e-9
     assert all(a.end <= b.start for a, b in zip(transcript.segments, transcript.segments[1:]))
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.15, 0.3])
+def test_pause_cut_overlaps_lose_and_repeat_nothing(speech: list[Word], jitter: float) -> None:
+    # After a cut in a short pause the next chunk hears the 3 s before it again (context for its
+    # first words); those seconds, the pause and the words around it come out once.
+    spans = pause_plan(speech)
+    assert len(spans) >= 6 and all(s.overlap_before == 3.0 for s in spans[1:])
+    rng = random.Random(4)
+    results = {s.index: chunk_result(s, speech, rng=rng, jitter=jitter) for s in spans}
+    transcript = merged(spans, results).transcript()
+    assert [w.text for w in transcript.words] == [w.text for w in speech]
+    assert all(a.end <= b.start for a, b in zip(transcript.segments, transcript.segments[1:]))
+
+
+def test_a_pause_cut_takes_the_fragment_after_it_from_the_chunk_that_heard_its_context() -> None:
+    # Chunk 0 ends in the pause after "dantes."; chunk 1 starts 3 s earlier. Heard alone,
+    # chunk 1 would have misread the name; with the sentence before, it gets it, and
+    # the merge takes what follows the pause from it, what precedes it from chunk 0.
+    spans = [ChunkSpan(0, 0.0, 10.0, CutKind.PAUSE), ChunkSpan(1, 7.0, 16.0, CutKind.END, 3.0)]
+    first = [Word(6.0, 6.6, "said"), Word(6.7, 7.4, "edmond"), Word(7.5, 8.4, "dantes."), Word(9.95, 10.0, "m")]
+    second = [Word(0.05, 0.4, "mond"), Word(0.5, 1.4, "dantes."), Word(3.2, 3.5, "m."), Word(3.6, 3.8, "de"),
+              Word(3.9, 4.6, "villefort"), Word(4.7, 5.0, "smiled.")]
+    results = {
+        0: RecognitionResult((segment_from_words(first),), "en"),
+        1: RecognitionResult((segment_from_words(second),), "en"),
+    }
+    assert merged(spans, results).transcript().text == "said edmond dantes. m. de villefort smiled."
 
 
 def test_a_word_heard_differently_in_the_overlap_appears_once(speech: list[Word]) -> None:
