@@ -68,6 +68,7 @@ from sttdesk.domain.merge import TranscriptAssembler, merge_word_count_baseline
 from sttdesk.domain.textnorm import normalize_words
 from sttdesk.domain.transcript import RecognitionResult, Segment, estimate_words
 from sttdesk.engine.backend import WhisperCppBackend
+from sttdesk.engine.coverage import transcribe_covered
 from sttdesk.engine.options import DecodeOptions
 from sttdesk.engine.store import ModelStore
 
@@ -520,14 +521,21 @@ class ChunkTranscriber:
     def __exit__(self, *exc_info: object) -> None:
         self.backend.close()
 
-    def transcribe(self, samples: np.ndarray) -> RecognitionResult:
+    def transcribe(self, samples: np.ndarray, *, covered: bool = False) -> RecognitionResult:
+        """One engine call; with ``covered``, as an agent runs a chunk: speech whisper skipped is decoded again."""
         started = time.perf_counter()
-        result = self.backend.transcribe(np.ascontiguousarray(samples, dtype=np.float32), self.options)
+        audio = np.ascontiguousarray(samples, dtype=np.float32)
+        if covered:
+            result = transcribe_covered(self.backend, audio, self.options)
+        else:
+            result = self.backend.transcribe(audio, self.options)
         self.engine_seconds += time.perf_counter() - started
         return result
 
     def chunks(self, audio: MergeAudio, spans: Sequence[ChunkSpan]) -> list[tuple[ChunkSpan, RecognitionResult]]:
-        return [(span, self.transcribe(audio.samples[round(span.start * SAMPLE_RATE):round(span.end * SAMPLE_RATE)]))
+        """Each chunk transcribed the way agents do (sttdesk.engine.coverage included)."""
+        return [(span, self.transcribe(audio.samples[round(span.start * SAMPLE_RATE):round(span.end * SAMPLE_RATE)],
+                                       covered=True))
                 for span in spans]
 
 
