@@ -62,6 +62,7 @@ from tests.conftest import read_transcripts
 from tests.engine.wer import normalize_english, word_error_rate
 
 from . import plots
+from .machine import cpu_model, memory_gib
 from .models import FASTER_WHISPER_LABEL, ct2_model, ggml_model
 from .sections import Plot, RunContext, Section
 
@@ -517,19 +518,7 @@ def machine_info() -> dict[str, Any]:
     import faster_whisper
     import pywhispercpp
 
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = None
-    try:
-        memory = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError):
-        pass
+    cpu, memory = cpu_model(), memory_gib()
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "platform": platform.platform(),
