@@ -149,12 +149,48 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Pair…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Approve the selected agent with the code it shows, so that it receives work</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Revoke</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stop trusting the selected agent: it gets no more audio, and its work in progress goes back to the queue</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Add by address:</source>
         <extracomment>The outcome of the last add or remove (the summary is rewritten on every read).</extracomment>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <source>Close</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Asking %1 for a pairing code…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stop sending audio to %1? Its work in progress goes back to the queue. To use it again, pair it again.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Revoke agent</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Paired with %1: it receives work from now on.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 is no longer trusted</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -845,6 +881,59 @@ or use Add Files… (Ctrl+O).</source>
     </message>
     <message>
         <source>English, Tiếng Việt and more</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>PairingCodeDialog</name>
+    <message>
+        <source>Pair with %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The agent now shows a six-digit pairing code: in its log, or with &apos;sttdesk-agent pairing&apos; on that computer. Type it here.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>That code did not match. Check it and type it again.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The agent shows the same fingerprint. If it does not, do not pair: another computer may be answering in its place.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message numerus="yes">
+        <source>The code is valid for %n more minute(s).</source>
+        <translation>
+            <numerusform>The code is valid for %n more minute.</numerusform>
+            <numerusform>The code is valid for %n more minutes.</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n attempt(s) left.</source>
+        <translation>
+            <numerusform>%n attempt left.</numerusform>
+            <numerusform>%n attempts left.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Agent:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Key fingerprint:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Pairing code:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Pair</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

@@ -149,6 +149,22 @@
         <translation>Ngừng dùng máy xử lý đã chọn (được thêm theo địa chỉ)</translation>
     </message>
     <message>
+        <source>Pair…</source>
+        <translation>Ghép đôi…</translation>
+    </message>
+    <message>
+        <source>Approve the selected agent with the code it shows, so that it receives work</source>
+        <translation>Duyệt máy xử lý đã chọn bằng mã nó hiển thị để nó được giao việc</translation>
+    </message>
+    <message>
+        <source>Revoke</source>
+        <translation>Thu hồi</translation>
+    </message>
+    <message>
+        <source>Stop trusting the selected agent: it gets no more audio, and its work in progress goes back to the queue</source>
+        <translation>Thôi tin cậy máy xử lý đã chọn: nó không nhận thêm âm thanh, phần việc đang làm được trả về hàng đợi</translation>
+    </message>
+    <message>
         <source>Add by address:</source>
         <extracomment>The outcome of the last add or remove (the summary is rewritten on every read).</extracomment>
         <translation>Thêm theo địa chỉ:</translation>
@@ -156,6 +172,26 @@
     <message>
         <source>Close</source>
         <translation>Đóng</translation>
+    </message>
+    <message>
+        <source>Asking %1 for a pairing code…</source>
+        <translation>Đang đề nghị %1 tạo mã ghép đôi…</translation>
+    </message>
+    <message>
+        <source>Stop sending audio to %1? Its work in progress goes back to the queue. To use it again, pair it again.</source>
+        <translation>Ngừng gửi âm thanh tới %1? Phần việc đang làm được trả về hàng đợi. Muốn dùng lại, hãy ghép đôi lại.</translation>
+    </message>
+    <message>
+        <source>Revoke agent</source>
+        <translation>Thu hồi máy xử lý</translation>
+    </message>
+    <message>
+        <source>Paired with %1: it receives work from now on.</source>
+        <translation>Đã ghép đôi với %1: từ giờ nó được giao việc.</translation>
+    </message>
+    <message>
+        <source>%1 is no longer trusted</source>
+        <translation>%1 không còn được tin cậy</translation>
     </message>
     <message>
         <source>Connecting to %1…</source>
@@ -832,6 +868,57 @@ hoặc dùng Thêm tệp… (Ctrl+O).</translation>
     <message>
         <source>English, Tiếng Việt and more</source>
         <translation>Tiếng Anh, Tiếng Việt và nhiều thứ tiếng khác</translation>
+    </message>
+</context>
+<context>
+    <name>PairingCodeDialog</name>
+    <message>
+        <source>Pair with %1</source>
+        <translation>Ghép đôi với %1</translation>
+    </message>
+    <message>
+        <source>The agent now shows a six-digit pairing code: in its log, or with &apos;sttdesk-agent pairing&apos; on that computer. Type it here.</source>
+        <translation>Máy xử lý đang hiển thị mã ghép đôi sáu chữ số: trong nhật ký của nó, hoặc bằng lệnh &apos;sttdesk-agent pairing&apos; trên máy đó. Hãy nhập mã vào đây.</translation>
+    </message>
+    <message>
+        <source>That code did not match. Check it and type it again.</source>
+        <translation>Mã không khớp. Hãy kiểm tra và nhập lại.</translation>
+    </message>
+    <message>
+        <source>The agent shows the same fingerprint. If it does not, do not pair: another computer may be answering in its place.</source>
+        <translation>Máy xử lý hiển thị cùng dấu vân tay này. Nếu không giống, đừng ghép đôi: có thể một máy khác đang trả lời thay nó.</translation>
+    </message>
+    <message numerus="yes">
+        <source>The code is valid for %n more minute(s).</source>
+        <translation>
+            <numerusform>Mã còn hiệu lực %n phút nữa.</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n attempt(s) left.</source>
+        <translation>
+            <numerusform>Còn %n lần thử.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Agent:</source>
+        <translation>Máy xử lý:</translation>
+    </message>
+    <message>
+        <source>Key fingerprint:</source>
+        <translation>Dấu vân tay khoá:</translation>
+    </message>
+    <message>
+        <source>Pairing code:</source>
+        <translation>Mã ghép đôi:</translation>
+    </message>
+    <message>
+        <source>Pair</source>
+        <translation>Ghép đôi</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>Huỷ</translation>
     </message>
 </context>
 <context>

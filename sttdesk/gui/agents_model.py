@@ -55,6 +55,8 @@ class AgentRow:
     announced: bool = False
     #: The ``host:port`` it was added by (it can be removed from the list); "" when it was not.
     address: str = ""
+    #: The agent answered that it does not trust this computer: they must be paired.
+    refused: bool = False
 
     @property
     def unpaired(self) -> bool:
@@ -88,7 +90,7 @@ def merge_agents(links: Iterable[AgentStatus], records: Iterable[AgentRecord],
             threads=link.threads, real_time_factor=record.real_time_factor if record else None,
             chunks_done=record.chunks_done if record else 0, crashes=record.crashes if record else 0,
             last_seen=link.last_seen or (record.last_seen if record else None), models=link.models,
-            address=manual_by_endpoint.pop(link.endpoint, ""),
+            address=manual_by_endpoint.pop(link.endpoint, ""), refused=link.refused,
         ))
         if announcement is not None:
             # The directory decides trust for LAN agents; its fingerprint is the one announced now.
@@ -186,8 +188,8 @@ class AgentsModel(QAbstractTableModel):
             return self._sort_value(row, column)
         if role == Qt.ItemDataRole.DecorationRole and column is AgentColumn.STATE:
             return icon("state-processing" if row.busy else "state-completed" if row.ready
-                        else "state-pending" if row.connected else "warning" if row.unpaired
-                        else "state-cancelled")
+                        else "warning" if row.unpaired or row.refused
+                        else "state-pending" if row.connected else "state-cancelled")
         if role == Qt.ItemDataRole.ToolTipRole:
             if column in (AgentColumn.TRUST, AgentColumn.STATE) and row.fingerprint:
                 return self.tr("Key fingerprint: %1").replace("%1", row.fingerprint)
@@ -237,8 +239,9 @@ class AgentsModel(QAbstractTableModel):
         if column is AgentColumn.STATE:
             if row.unpaired:
                 return self.tr("Found, not paired")
-            if row.address and not row.connected:
-                # Added by address, no link: the coordinator connects only to agents whose key it trusts.
+            if row.refused or (row.address and not row.connected):
+                # The agent does not trust this computer, or (added by address, no link) the
+                # coordinator does not know its key: either way they must be paired first.
                 return self.tr("Not paired")
             if not row.connected:
                 return self.tr("Offline")

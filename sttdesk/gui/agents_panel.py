@@ -2,6 +2,8 @@
 
 Agents added by address and those found on the LAN belong to the core's agent
 directory (``core.agents``); the panel only asks it, always on a worker thread.
+Pairing (approving an agent found on the LAN with the code it shows) runs on a
+worker of its own, since it waits for the user to type the code.
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ from .agents_model import (
     merge_agents,
 )
 from .column_widths import cell_width, fit_columns
+from . import messages
 from .icons import icon
 from .messages import error_text
+from .pairing_dialog import CodePrompter
 from .tasks import TaskRunner
 
 if TYPE_CHECKING:
@@ -144,6 +148,22 @@ class AgentsPanel(QDialog):
         self.remove_button.setToolTip(self.tr("Stop using the selected agent added by address"))
         self.remove_button.setEnabled(False)
         self.remove_button.clicked.connect(self.remove_selected)
+        self.pair_button = QPushButton(icon("pair"), self.tr("Pair…"), self)
+        self.pair_button.setObjectName("pairAgent")
+        self.pair_button.setToolTip(self.tr("Approve the selected agent with the code it shows, so that it "
+                                            "receives work"))
+        self.pair_button.setEnabled(False)
+        self.pair_button.clicked.connect(self.pair_selected)
+        self.revoke_button = QPushButton(icon("revoke"), self.tr("Revoke"), self)
+        self.revoke_button.setObjectName("revokeAgent")
+        self.revoke_button.setToolTip(self.tr("Stop trusting the selected agent: it gets no more audio, and "
+                                              "its work in progress goes back to the queue"))
+        self.revoke_button.setEnabled(False)
+        self.revoke_button.clicked.connect(self.revoke_selected)
+        # Pairing waits for the user's code: it must not hold up the panel's reads.
+        self._pairing_runner = TaskRunner(self, name="pairing")
+        self.prompter = CodePrompter(self)
+        self._pairing = False
         self.summary = QLabel(self)
         #: The outcome of the last add or remove (the summary is rewritten on every read).
         self.message = QLabel(self)
@@ -161,6 +181,8 @@ class AgentsPanel(QDialog):
         close.clicked.connect(self.close)
         bottom = QHBoxLayout()
         bottom.addWidget(self.summary, 1)
+        bottom.addWidget(self.pair_button)
+        bottom.addWidget(self.revoke_button)
         bottom.addWidget(close)
 
         layout = QVBoxLayout(self)
@@ -220,6 +242,56 @@ class AgentsPanel(QDialog):
         self._runner.run(lambda: directory.remove(address), on_done=lambda _removed: self._removed(address),
                          on_error=self._change_failed)
 
+    def pair_selected(self) -> None:
+        """Pair with the selected agent found on the LAN: it shows a code, the user types it in."""
+        row = self.selected_row()
+        if row is None or not can_pair(row) or self._pairing:
+            return
+        self._pairing = True
+        self._selection_changed()
+        which, name = row.address or row.key, row.name
+        directory, prompter = self._core.agents, self.prompter
+        prompter.begin()
+        self._tell(self.tr("Asking %1 for a pairing code…").replace("%1", name))
+        self._pairing_runner.run(lambda: directory.pair(which, prompter.ask), on_done=self._paired,
+                                 on_error=self._pairing_failed)
+
+    def revoke_selected(self) -> None:
+        """Stop trusting the selected agent, after asking: its leases go back, its link closes."""
+        row = self.selected_row()
+        if row is None or not can_revoke(row):
+            return
+        question = self.tr("Stop sending audio to %1? Its work in progress goes back to the queue. "
+                           "To use it again, pair it again.").replace("%1", row.name)
+        if not messages.ask(self, self.tr("Revoke agent"), question, yes=self.tr("Revoke")):
+            return
+        which = row.fingerprint or row.endpoint
+        directory = self._core.agents
+        self.revoke_button.setEnabled(False)
+        self._runner.run(lambda: directory.revoke(which), on_done=lambda _peer: self._revoked(row.name),
+                         on_error=self._change_failed)
+
+    def _paired(self, outcome: object) -> None:
+        self._pairing = False
+        name = getattr(outcome, "agent_name", "") or getattr(outcome, "agent_id", "")
+        text = self.tr("Paired with %1: it receives work from now on.").replace("%1", name)
+        self.status_message.emit(text)
+        self._tell(text)
+        self._selection_changed()
+        self.refresh()
+
+    def _pairing_failed(self, error: BaseException) -> None:
+        self._pairing = False
+        self._selection_changed()
+        self._tell(error_text(error, self._ui_language))
+        self.refresh()
+
+    def _revoked(self, name: str) -> None:
+        text = self.tr("%1 is no longer trusted").replace("%1", name)
+        self.status_message.emit(text)
+        self._tell(text)
+        self.refresh()
+
     def _added(self, address: str) -> None:
         self.add_button.setEnabled(True)
         self.address_edit.clear()
@@ -247,14 +319,22 @@ class AgentsPanel(QDialog):
     def _selection_changed(self) -> None:
         row = self.selected_row()
         self.remove_button.setEnabled(row is not None and bool(row.address))
+        self.pair_button.setEnabled(row is not None and can_pair(row) and not self._pairing)
+        self.revoke_button.setEnabled(row is not None and can_revoke(row))
 
     def _context_menu(self, position: QPoint) -> None:
         row = self.selected_row()
-        if row is None or not row.address:
+        if row is None:
             return
         menu = QMenu(self)
-        menu.addAction(icon("remove"), self.tr("Remove"), self.remove_selected)
-        menu.exec(self.table.viewport().mapToGlobal(position))
+        if can_pair(row) and not self._pairing:
+            menu.addAction(icon("pair"), self.tr("Pair…"), self.pair_selected)
+        if can_revoke(row):
+            menu.addAction(icon("revoke"), self.tr("Revoke"), self.revoke_selected)
+        if row.address:
+            menu.addAction(icon("remove"), self.tr("Remove"), self.remove_selected)
+        if not menu.isEmpty():
+            menu.exec(self.table.viewport().mapToGlobal(position))
 
     def _show(self, rows: list[AgentRow]) -> None:
         self._reading = False
@@ -298,4 +378,16 @@ class AgentsPanel(QDialog):
 
     def hideEvent(self, event: QHideEvent) -> None:
         self.refresh_timer.stop()
+        self.prompter.cancel()  # a pairing waiting for its code gives up with the window
         super().hideEvent(event)
+
+
+def can_pair(row: AgentRow) -> bool:
+    """An agent found on the LAN whose key this app does not trust yet, or one that answered
+    it does not trust this app (paired by address with the key recorded for it)."""
+    return row.unpaired or row.refused
+
+
+def can_revoke(row: AgentRow) -> bool:
+    """A remote agent this app trusts (local agents trust the app by construction)."""
+    return not row.local and bool(row.trusted)

@@ -368,7 +368,8 @@ class AgentDirectory:
     def pair(self, which: str, ask_code: Callable[[Any], str | None], *, key: str | bytes | None = None,
              reply_timeout: float | None = None) -> Any:
         """Pair with an agent: ``which`` is a found agent's id or name (its key comes from its
-        announcement), or HOST:PORT with ``key``. Blocks until done (call it off the GUI thread).
+        announcement), or HOST:PORT with ``key`` (without it, the key recorded when the agent was
+        added by address). Blocks until done (call it off the GUI thread).
 
         ``ask_code(info)`` gets a :class:`~sttdesk.cluster.pairing.PairingChallengeInfo` (agent
         name, id, key fingerprint, seconds and tries left) and returns the code the user typed
@@ -383,6 +384,8 @@ class AgentDirectory:
             raise RuntimeError("this directory was built without a trust store and key pair")
         with self._lock:
             found = list(self._found.values())
+        if key is None and not match_found(found, which) and looks_like_address(which):
+            key = self._key_for(normalize_address(which))  # added by address with its key: that key
         target = pair_target(which, found, key=key)
         outcome = pair_with_agent(
             target.endpoint, target.public_key, keys=self._keys, trust=self._store, ask_code=ask_code,

@@ -3,6 +3,7 @@ adding and removing agents by address through the core's agent directory."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,12 +13,15 @@ from sttdesk.announcement import AgentAnnouncement
 from sttdesk.cluster.coordinator import AgentStatus
 from sttdesk.cluster.discovery import DiscoveredAgent
 from sttdesk.domain.records import AgentRecord
-from sttdesk.gui.agents_model import AgentColumn, AgentsModel, merge_agents
-from sttdesk.gui.agents_panel import AgentsPanel
+from sttdesk.gui.agents_model import AGENT_KEY_ROLE, AgentColumn, AgentsModel, merge_agents
+from sttdesk.gui.agents_panel import AgentsPanel, can_pair, can_revoke
 from sttdesk.gui.i18n import install_translators, remove_translators
 from sttdesk.gui.tasks import TaskRunner
-from sttdesk.security.keys import generate_keypair
+from sttdesk.security.keys import fingerprint, generate_keypair, key_directory, load_or_create_keypair
+from sttdesk.security.trust import TRUSTED_AGENTS_FILE, TrustStore
 from sttdesk.service.agent_directory import AgentDirectory, FoundAgent
+from tests.agent.harness import start_agent
+from tests.security.test_agent_security import CODE_RE
 
 from .conftest import JOB_TIMEOUT_MS
 
@@ -231,3 +235,138 @@ def test_no_state_speed_or_header_is_cut_off(qtbot: Any, qapp: Any, language: st
     finally:
         runner.close()
         remove_translators(qapp, translators)
+
+
+@pytest.mark.slow
+def test_an_agent_found_on_the_lan_is_paired_with_its_code_then_revoked(
+        qtbot: Any, desktop: Any, dialogs: Any, tmp_path: Path) -> None:
+    """The whole approval a user makes in the window, against a real agent process behind CURVE:
+    Pair… shows its fingerprint, a wrong code is asked again, the right one (from the agent's log)
+    pairs it and the coordinator connects it; Revoke takes it back to 'Found, not paired'."""
+    agent = start_agent(tmp_path, "--engine", "fake", "--slots", "1", name="reception", trust=False)
+    try:
+        core = desktop.core
+        browser = use_lan_directory(core)
+        panel = desktop.window.show_agents()
+        opened: list[Any] = []
+        panel.prompter.dialog_opened.connect(opened.append)
+        browser.on_change("found", announcement(agent, "Reception PC"))
+
+        def reception() -> Any:
+            return next((row for row in panel.model.rows() if row.key == agent.agent_id), None)
+
+        qtbot.waitUntil(lambda: reception() is not None and reception().unpaired, timeout=JOB_TIMEOUT_MS)
+        select_agent(panel, agent.agent_id)
+        assert panel.pair_button.isEnabled() and not panel.revoke_button.isEnabled()
+
+        panel.pair_button.click()
+        qtbot.waitUntil(lambda: len(opened) == 1, timeout=JOB_TIMEOUT_MS)
+        dialog = opened[0]
+        assert dialog.fingerprint.text() == fingerprint(agent.key)  # to compare with what the agent shows
+        assert not dialog.retry_note.isVisible() and not dialog.pair_button.isEnabled()
+        assert not panel.pair_button.isEnabled()  # one pairing at a time
+        right = CODE_RE.findall(agent.wait_for_log("PAIRING CODE"))[-1]
+        wrong = f"{(int(right.replace('-', '')) + 1) % 10**6:06d}"
+        qtbot.keyClicks(dialog.code_edit, wrong)
+        assert dialog.pair_button.isEnabled()
+        dialog.pair_button.click()
+
+        qtbot.waitUntil(lambda: len(opened) == 2, timeout=JOB_TIMEOUT_MS)  # asked again, the same code
+        again = opened[1]
+        assert again.retry_note.isVisibleTo(again)
+        qtbot.keyClicks(again.code_edit, right)
+        again.pair_button.click()
+
+        qtbot.waitUntil(lambda: reception() is not None and reception().ready, timeout=JOB_TIMEOUT_MS)
+        assert "Paired with" in panel.message.text()
+        assert core.agents.trusted()[0].public_key == agent.key.decode()
+        assert any(link.agent_id == agent.agent_id and link.ready for link in core.coordinator.agents())
+        row = reception()
+        assert row.trusted and not row.unpaired
+
+        select_agent(panel, agent.agent_id)
+        assert panel.revoke_button.isEnabled() and not panel.pair_button.isEnabled()
+        panel.revoke_button.click()
+        assert row.name in dialogs.questions[-1][1]  # asked first
+        qtbot.waitUntil(lambda: reception() is not None and reception().unpaired, timeout=JOB_TIMEOUT_MS)
+        assert "no longer trusted" in panel.message.text() and core.agents.trusted() == []
+        qtbot.waitUntil(lambda: all(link.agent_id != agent.agent_id for link in core.coordinator.agents()),
+                        timeout=JOB_TIMEOUT_MS)
+        core.agents.stop()
+        panel.close()
+    finally:
+        agent.kill()
+
+
+@pytest.mark.slow
+def test_an_agent_added_by_its_key_that_does_not_trust_this_app_is_paired_from_the_window(
+        qtbot: Any, desktop: Any, tmp_path: Path) -> None:
+    """Typing an agent's key approves it on this side only: the agent refuses the app until they are
+    paired. The row says so, Pair… uses the key recorded for the address; closing the code dialog
+    gives up that try and leaves nothing half done."""
+    agent = start_agent(tmp_path, "--engine", "fake", "--slots", "1", name="hall", trust=False)
+    try:
+        core = desktop.core
+        address = agent.endpoint.removeprefix("tcp://")
+        panel = desktop.window.show_agents()
+        opened: list[Any] = []
+        panel.prompter.dialog_opened.connect(opened.append)
+        panel.address_edit.setText(address)
+        panel.key_edit.setText(agent.key.decode())
+        panel.add_button.click()
+
+        def hall() -> Any:
+            return next((row for row in panel.model.rows() if row.address == address), None)
+
+        qtbot.waitUntil(lambda: hall() is not None and hall().refused, timeout=JOB_TIMEOUT_MS)
+        shown = panel.table.model()
+        index = next(shown.index(r, 0) for r in range(shown.rowCount())
+                     if shown.index(r, 0).data(AGENT_KEY_ROLE) == hall().key)
+        assert shown.index(index.row(), AgentColumn.STATE).data() == "Not paired"
+        panel.table.selectRow(index.row())
+        assert panel.pair_button.isEnabled() and can_pair(hall())
+
+        panel.pair_button.click()  # the user changes their mind: the dialog is closed
+        qtbot.waitUntil(lambda: len(opened) == 1, timeout=JOB_TIMEOUT_MS)
+        assert opened[0].fingerprint.text() == fingerprint(agent.key)
+        opened[0].reject()
+        qtbot.waitUntil(lambda: "cancelled" in panel.message.text(), timeout=JOB_TIMEOUT_MS)
+        assert panel.pair_button.isEnabled() and hall().refused  # nothing changed; a new try can start
+
+        panel.pair_button.click()
+        qtbot.waitUntil(lambda: len(opened) == 2, timeout=JOB_TIMEOUT_MS)
+        qtbot.keyClicks(opened[1].code_edit, CODE_RE.findall(agent.wait_for_log("PAIRING CODE", count=2))[-1])
+        opened[1].pair_button.click()
+        qtbot.waitUntil(lambda: hall() is not None and hall().ready, timeout=JOB_TIMEOUT_MS)
+        assert not hall().refused and core.agents.manual() == [address]
+        panel.close()
+    finally:
+        agent.kill()
+
+
+def use_lan_directory(core: Any) -> Browser:
+    """Give ``core`` an agent directory that finds LAN agents through the returned stand-in browser,
+    with the core's own trust list and keys (so that pairing is real)."""
+    browsers: list[Browser] = []
+    keys_dir = key_directory(core.paths.data_dir)
+    core.agents = AgentDirectory(
+        core.coordinator, core.events, manual=[], save_manual=lambda _addresses: None,
+        browser_factory=lambda on_change: browsers.append(Browser(on_change)) or browsers[-1],
+        trust_store=TrustStore(keys_dir / TRUSTED_AGENTS_FILE), keys=load_or_create_keypair(keys_dir),
+        coordinator_id=core.coordinator.coordinator_id, coordinator_name=core.coordinator.name)
+    core.agents.start()
+    return browsers[0]
+
+
+def announcement(agent: Any, name: str) -> DiscoveredAgent:
+    """What zeroconf would report for the real ``agent`` process: its address, port and key."""
+    host, port = agent.endpoint.removeprefix("tcp://").rsplit(":", 1)
+    card = AgentAnnouncement(agent_id=agent.agent_id, name=name, protocol=1, version="0.1", slots=1, threads=1,
+                             models=("base-q8_0",), public_key=agent.key.decode(), fingerprint=fingerprint(agent.key))
+    return DiscoveredAgent(instance=name.lower(), card=card, addresses=(host,), port=int(port))
+
+
+def select_agent(panel: AgentsPanel, key: str) -> None:
+    """Select the row of the agent ``key`` (its id), as a click on it would."""
+    shown = panel.table.model()
+    panel.table.selectRow(next(r for r in range(shown.rowCount()) if shown.index(r, 0).data(AGENT_KEY_ROLE) == key))
