@@ -26,6 +26,7 @@ from .i18n import choose_ui_language, install_translators
 from .icons import icon
 from .main_window import MainWindow
 from .messages import error_text, show_error
+from .os_signals import TerminationSignals
 from .preferences import Preferences
 from .tasks import DEFAULT_PARALLEL_THREADS, TaskRunner
 from .tray import TrayIcon
@@ -204,11 +205,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                    error_text(exc, ui_language))
         return 1
     desktop = DesktopApp(core, ui_language=ui_language)
+    # Log-out, shutdown or Ctrl-C in a terminal: stop as Quit does (without asking; the work resumes).
+    termination = TerminationSignals(app)
+    termination.received.connect(lambda _number: desktop.quit())
     # Started from the event loop, so the window paints before the first background task returns.
     QTimer.singleShot(0, lambda: desktop.start(args.files, minimized=args.minimized or settings.ui.start_minimized))
     try:
         code = app.exec()
     finally:
         desktop.shutdown()
+        termination.close()
         del translators
     return int(code)
