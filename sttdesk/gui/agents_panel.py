@@ -60,8 +60,9 @@ log = logging.getLogger(__name__)
 REFRESH_MS = 2000
 #: The window's size before the columns are measured; it grows to show every column whole.
 DEFAULT_SIZE = (900, 360)
-#: Room kept for the columns sized by their contents (agent name, where, approved), in pixels.
-VARIABLE_COLUMNS_WIDTH = 380
+#: Room kept for the columns sized by their contents, in pixels: agent name, where, and approved,
+#: which holds a whole key fingerprint for agents found but not paired.
+VARIABLE_COLUMNS_WIDTH = 580
 
 #: Events after which the list is read again at once (rather than at the next tick).
 AGENT_EVENTS = frozenset({EventKind.AGENT_FOUND, EventKind.AGENT_UPDATED, EventKind.AGENT_VANISHED,

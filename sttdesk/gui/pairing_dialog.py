@@ -14,7 +14,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QRegularExpression, Qt, Signal
-from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtGui import QFontDatabase, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 # What a pairing code may look like while typed: six digits, grouped as the agent shows them.
 CODE_PATTERN = r"\s*\d{3}[\s-]?\d{3}\s*"
+# Width of the dialog, in pixels: the explanations read as a few lines, not a narrow column.
+MIN_WIDTH = 480
 # Seconds the worker waits for an answer beyond the code's own lifetime before giving up.
 ANSWER_GRACE_SECONDS = 5.0
 
@@ -57,10 +59,12 @@ class PairingCodeDialog(QDialog):
         self.fingerprint = QLabel(info.fingerprint, self)
         self.fingerprint.setObjectName("pairingFingerprint")
         self.fingerprint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        font.setBold(True)
+        self.fingerprint.setFont(font)  # compared character by character with the agent's
         compare = QLabel(self.tr("The agent shows the same fingerprint. If it does not, do not pair: "
                                  "another computer may be answering in its place."), self)
         compare.setWordWrap(True)
-        compare.setEnabled(False)
         self.code_edit = QLineEdit(self)
         self.code_edit.setObjectName("pairingCode")
         self.code_edit.setPlaceholderText("123-456")
@@ -91,6 +95,7 @@ class PairingCodeDialog(QDialog):
         layout.addWidget(compare)
         layout.addWidget(QLabel(limits, self))
         layout.addWidget(self.buttons)
+        self.setMinimumWidth(MIN_WIDTH)
         self.code_edit.setFocus()
 
     def code(self) -> str:

@@ -6,7 +6,8 @@ Builds a throw-away sttdesk home, uses the installed whisper model (scripts/setu
 with two real local agents, queues English test recordings so that jobs are in
 several states (done, transcribing, waiting, paused, failed, cancelled), and saves
 PNGs in English and in Vietnamese into docs/screenshots: the main window, the
-transcript, a failed job, the agents panel, the model manager and the settings
+transcript, a failed job, the agents panel (with an office PC found on the LAN, not
+paired yet) and its pairing dialog, the model manager and the settings
 (``--readme-only``: the main window alone). The PNGs are generated: run this
 again rather than editing them.
 """
@@ -31,6 +32,8 @@ EN_AUDIO = REPO / "tests" / "data" / "en"
 REAL_MODELS_DIR = default_paths().models_dir
 #: Window size of every screenshot.
 WINDOW_SIZE = (1180, 760)
+#: The office PC found on the LAN in the agents panel's screenshots.
+LAN_AGENT_NAME = "Reception PC"
 #: A job needing more chunks than this fails (how the screenshots get a failed job with a real error).
 CHUNK_CAP = 4
 
@@ -73,7 +76,10 @@ def run(language: str, out: Path, media: Path, *, everything: bool = True) -> li
     from PySide6.QtWidgets import QApplication
 
     from sttdesk.app import build_core
+    from sttdesk.gui.agents_model import AGENT_KEY_ROLE
     from sttdesk.gui.app import DesktopApp
+    from tests.agent.harness import start_agent
+    from tests.gui.lan_agents import announcement, use_lan_directory
     from sttdesk.gui.i18n import install_translators, remove_translators
     from sttdesk.service.job_service import JobRequest
     from sttdesk.settings import Settings
@@ -137,11 +143,26 @@ def run(language: str, out: Path, media: Path, *, everything: bool = True) -> li
              and window.transcript.snapshot.job.id == failed and not window.transcript.loading)
         shot("failed-job")
 
-        agents = window.show_agents()
-        agents.resize(agents.width(), 300)  # the panel is as wide as its columns need
-        wait(app, lambda: agents.model.rowCount() >= 2 and not agents.reading)
-        shot("agents", agents)
-        agents.hide()
+        # an office PC on the LAN, found but not paired yet (a real agent process on loopback)
+        lan_agent = start_agent(home / "lan", "--engine", "fake", "--slots", "2", "--name", LAN_AGENT_NAME,
+                                name="reception", trust=False)
+        try:
+            use_lan_directory(core).on_change("found", announcement(lan_agent, LAN_AGENT_NAME))
+            agents = window.show_agents()
+            agents.resize(agents.width(), 320)  # the panel is as wide as its columns need
+            wait(app, lambda: agents.model.rowCount() >= 3 and not agents.reading)
+            shown = agents.table.model()
+            agents.table.selectRow(next(r for r in range(shown.rowCount())
+                                        if shown.index(r, 0).data(AGENT_KEY_ROLE) == lan_agent.agent_id))
+            shot("agents", agents)
+            agents.pair_selected()
+            wait(app, lambda: agents.prompter.dialog is not None and agents.prompter.dialog.isVisible())
+            shot("pairing", agents.prompter.dialog)
+            agents.prompter.cancel()
+            wait(app, lambda: agents.pair_button.isEnabled())
+            agents.hide()
+        finally:
+            lan_agent.kill()
 
         models = window.show_models()
         models.resize(models.width(), 560)  # as wide as its columns need

@@ -17,13 +17,13 @@ from sttdesk.gui.agents_model import AGENT_KEY_ROLE, AgentColumn, AgentsModel, m
 from sttdesk.gui.agents_panel import AgentsPanel, can_pair, can_revoke
 from sttdesk.gui.i18n import install_translators, remove_translators
 from sttdesk.gui.tasks import TaskRunner
-from sttdesk.security.keys import fingerprint, generate_keypair, key_directory, load_or_create_keypair
-from sttdesk.security.trust import TRUSTED_AGENTS_FILE, TrustStore
+from sttdesk.security.keys import fingerprint, generate_keypair
 from sttdesk.service.agent_directory import AgentDirectory, FoundAgent
 from tests.agent.harness import start_agent
 from tests.security.test_agent_security import CODE_RE
 
 from .conftest import JOB_TIMEOUT_MS
+from .lan_agents import Browser, announcement, use_lan_directory
 
 FINGERPRINT = "3f2a-91bc-0d4e-77a1-c2f0"
 
@@ -146,19 +146,6 @@ def test_the_panel_lists_the_local_agent_and_adds_one_by_address(qtbot: Any, des
     assert all(link.endpoint != "tcp://127.0.0.1:9" for link in desktop.core.coordinator.agents())
     assert "127.0.0.1:9" in panel.message.text()
     panel.close()
-
-
-class Browser:
-    """Stands in for zeroconf: the test announces and withdraws agents through ``on_change``."""
-
-    def __init__(self, on_change: Any) -> None:
-        self.on_change = on_change
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
 
 
 @pytest.mark.slow
@@ -342,28 +329,6 @@ def test_an_agent_added_by_its_key_that_does_not_trust_this_app_is_paired_from_t
         panel.close()
     finally:
         agent.kill()
-
-
-def use_lan_directory(core: Any) -> Browser:
-    """Give ``core`` an agent directory that finds LAN agents through the returned stand-in browser,
-    with the core's own trust list and keys (so that pairing is real)."""
-    browsers: list[Browser] = []
-    keys_dir = key_directory(core.paths.data_dir)
-    core.agents = AgentDirectory(
-        core.coordinator, core.events, manual=[], save_manual=lambda _addresses: None,
-        browser_factory=lambda on_change: browsers.append(Browser(on_change)) or browsers[-1],
-        trust_store=TrustStore(keys_dir / TRUSTED_AGENTS_FILE), keys=load_or_create_keypair(keys_dir),
-        coordinator_id=core.coordinator.coordinator_id, coordinator_name=core.coordinator.name)
-    core.agents.start()
-    return browsers[0]
-
-
-def announcement(agent: Any, name: str) -> DiscoveredAgent:
-    """What zeroconf would report for the real ``agent`` process: its address, port and key."""
-    host, port = agent.endpoint.removeprefix("tcp://").rsplit(":", 1)
-    card = AgentAnnouncement(agent_id=agent.agent_id, name=name, protocol=1, version="0.1", slots=1, threads=1,
-                             models=("base-q8_0",), public_key=agent.key.decode(), fingerprint=fingerprint(agent.key))
-    return DiscoveredAgent(instance=name.lower(), card=card, addresses=(host,), port=int(port))
 
 
 def select_agent(panel: AgentsPanel, key: str) -> None:
