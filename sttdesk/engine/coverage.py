@@ -45,10 +45,12 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 
 import numpy as np
 
 from ..audio.chunker import Interval, analyse
+from ..domain.textnorm import normalize_words
 from ..domain.transcript import RecognitionResult, Segment, Word, segment_from_words
 from .backend import SAMPLE_RATE, WINDOW_SECONDS, Backend
 from .options import DecodeOptions
@@ -74,6 +76,10 @@ DEFAULT_PAD_SECONDS = 0.3
 DEFAULT_LEAD_SECONDS = 1.0
 #: Extra decodes one request may cost at most.
 DEFAULT_MAX_REDECODES = 3
+#: A stretch decoded again whose words (this share of them, and at least this many in a row) stand
+#: already just after it is not spliced in: see _written_after.
+REPEATED_SHARE = 0.6
+MIN_REPEATED_WORDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +301,8 @@ def transcribe_covered(
             old_words = _words_in(segments, low, high)
             new_words = _words_in(new, low, high)
             gained = _covered_speech(run, speech, new, coverage)
-            accepted = gained > 0 and len(new_words) > len(old_words)
+            accepted = (gained > 0 and len(new_words) > len(old_words)
+                        and not _written_after(new_words, segments, high, result.language))
             log.info("speech at %.1f-%.1f s (%.1f s) had no words; decoded %.1f-%.1f s again: %d words for %d, "
                      "%.1f s of it covered, %s", run.start, run.end, run.speech_seconds, low, high,
                      len(new_words), len(old_words), gained, "kept" if accepted else "dropped")
@@ -316,6 +323,23 @@ def transcribe_covered(
 
 def _words_in(segments: Sequence[Segment], start: float, end: float) -> list[Word]:
     return [w for s in segments for w in s.words if start <= w.start < end]
+
+
+def _written_after(new_words: Sequence[Word], segments: Sequence[Segment], end: float, language: str) -> bool:
+    """True when most of ``new_words`` already stand, in order, among the words just after ``end``.
+
+    whisper.cpp sometimes squeezes the times of a whole sentence into a moment
+    ("And@11.76 so@11.76 my@11.76 fellow@11.76 ..."): the speech before it then looks
+    skipped, but its words are there, only placed later. Decoding the stretch again
+    finds them a second time; splicing that in would write them twice.
+    """
+    fresh = [token for w in new_words for token in normalize_words(w.text, language)]
+    later = [token for w in _words_in(segments, end, end + WINDOW_SECONDS)
+             for token in normalize_words(w.text, language)]
+    if not fresh or not later:
+        return False
+    match = SequenceMatcher(None, fresh, later, autojunk=False).find_longest_match(0, len(fresh), 0, len(later))
+    return match.size >= max(MIN_REPEATED_WORDS, REPEATED_SHARE * len(fresh))
 
 
 def _covered_speech(run: UncoveredRun, speech: SpeechMap, segments: Sequence[Segment],

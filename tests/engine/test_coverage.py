@@ -213,6 +213,19 @@ def test_a_second_decode_that_finds_nothing_more_is_dropped() -> None:
     assert result.text == "and develop herd."
 
 
+def test_words_whisper_wrote_later_with_squeezed_times_are_not_decoded_twice() -> None:
+    """whisper.cpp put every word of the sentence at the end of its segment, so the phrases before look
+    skipped; decoding them again finds the same words, which already stand: nothing is spliced in."""
+    squeezed = segment(*[(t, 11.0, 11.0) for t in "attempts to preserve the system that small frogs".split()],
+                       ("and", 11.0, 11.1), ("toads", 11.1, 11.5))
+    again = [s.shifted(-LOW) for s in (evenly("attempts to preserve the system", 2.5, 4.0),
+                                       evenly("that small frogs", 4.5, 6.5))]
+    backend = ScriptedWhisper([[evenly("and", 0.5, 1.0), squeezed], again])
+    result = transcribe_covered(backend, AUDIO, DecodeOptions(language="en"))
+    assert len(backend.calls) == 2  # the stretch was decoded again...
+    assert result.text == "and attempts to preserve the system that small frogs and toads"  # ...but written once
+
+
 def test_the_check_can_be_turned_off_and_words_are_dropped_when_not_asked_for() -> None:
     backend = ScriptedWhisper([[SKIPPING], RECOVERED])
     assert transcribe_covered(backend, AUDIO, DecodeOptions(language="en", coverage_check=False)).text == (
