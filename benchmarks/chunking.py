@@ -770,7 +770,7 @@ def _section() -> Any:
     from .sections import Section
 
     return Section(name="chunking", title="Audio pipeline: probe, decode and chunk", run=_section_run,
-                   render=_section_render, plot=_section_plot, estimate_s=90.0)
+                   render=_section_render, plot=_section_plot, estimate_s=140.0)
 
 
 SECTION = _section()

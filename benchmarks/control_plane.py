@@ -458,6 +458,8 @@ SECTION = Section(
     render=_section_render,
     plot=_section_plot,
     estimate_s=120.0,
+    # the coordinator alone with a fake engine: run by name, not in the 30-minute default set
+    default=False,
 )
 
 

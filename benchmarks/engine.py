@@ -784,7 +784,7 @@ SECTION = Section(
     run=_section_run,
     render=_section_render,
     plot=_section_plot,
-    estimate_s=150.0,
+    estimate_s=190.0,
 )
 
 

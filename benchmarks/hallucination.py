@@ -221,5 +221,5 @@ SECTION = Section(
     render=render,
     plot=plot,
     headline=headline,
-    estimate_s=180.0,
+    estimate_s=560.0,
 )

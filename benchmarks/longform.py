@@ -109,5 +109,5 @@ SECTION = Section(
     render=render,
     plot=plot,
     headline=headline,
-    estimate_s=150.0,
+    estimate_s=105.0,
 )

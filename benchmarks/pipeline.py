@@ -492,7 +492,7 @@ SECTION = Section(
     render=_section_render,
     plot=_section_plot,
     headline=_section_headline,
-    estimate_s=240.0,
+    estimate_s=225.0,
 )
 
 

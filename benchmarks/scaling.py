@@ -171,5 +171,5 @@ SECTION = Section(
     render=render,
     plot=plot,
     headline=headline,
-    estimate_s=330.0,
+    estimate_s=410.0,
 )

@@ -89,7 +89,7 @@ class Section:
     headline: Callable[[dict[str, Any]], dict[str, str]] | None = None
     #: Part of ``python -m benchmarks`` with no section named (the default set).
     default: bool = True
-    #: Rough wall time of the default set on an idle 2-core PC, in seconds (shown by --list).
+    #: Wall time measured on the 2-core PC in the last full run, in seconds (shown by --list).
     estimate_s: float = 0.0
 
 
