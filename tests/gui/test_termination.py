@@ -17,36 +17,11 @@ from sttdesk.paths import default_paths
 from sttdesk.store.repository import JobStore
 
 from tests.agent.harness import REPO_ROOT
+from tests.processes import alive, descendants
 
 #: Seconds the app may take to start its core, and to stop after the signal.
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 60.0
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (children, their children...), read from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # gone meanwhile
-            parents[int(entry.name)] = int(fields[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.slow

@@ -31,6 +31,8 @@ from sttdesk.engine.store import InstalledModel, ModelStore
 from sttdesk.service.job_service import JobRequest
 from sttdesk.store.repository import JobStore
 
+from tests.processes import alive, descendants
+
 from .conftest import build_speech, write_wav
 
 MODEL = "base-q8_0"
@@ -185,34 +187,6 @@ def test_the_chunked_transcript_is_as_accurate_as_whole_file_whisper(
 # --- kill -9 in the middle of a job ------------------------------------------------------
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every live process under ``pid`` (children, grandchildren...)."""
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        children: list[str] = []
-        # each thread lists the children it started (the local pool starts agents from its own thread)
-        for task in Path(f"/proc/{parent}/task").glob("*"):
-            try:
-                children += (task / "children").read_text().split()
-            except OSError:
-                continue
-        for child in map(int, children):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -242,7 +216,7 @@ def test_kill_9_mid_job_then_the_same_command_resumes_without_redoing_done_chunk
         _wait(lambda: home.joinpath("data", "sttdesk.db").exists()
               and sum(c.state is ChunkState.DONE for c in _chunks(home)) >= 2,
               RUN_TIMEOUT_SECONDS, "two chunks done")
-        helpers = _descendants(first.pid)  # local agents and their whisper.cpp children
+        helpers = descendants(first.pid)  # local agents and their whisper.cpp children
         assert len(helpers) >= 2
         os.killpg(first.pid, signal.SIGKILL)  # the coordinator and everything in its group
         first.wait(30)
@@ -251,7 +225,7 @@ def test_kill_9_mid_job_then_the_same_command_resumes_without_redoing_done_chunk
             os.killpg(first.pid, signal.SIGKILL)
         first.stderr.close()  # type: ignore[union-attr]
     # the agents run in sessions of their own: they must go by themselves when the app dies
-    _wait(lambda: not any(_alive(pid) for pid in helpers), 60, "the local agents to exit")
+    _wait(lambda: not any(alive(pid) for pid in helpers), 60, "the local agents to exit")
 
     before = _chunks(home)
     done_before = {c.id for c in before if c.state is ChunkState.DONE}
@@ -386,7 +360,7 @@ def test_serve_runs_jobs_queued_by_another_front_end_and_stops_cleanly_on_sigter
         # and one added while it runs
         second_id = queued.service.add(JobRequest(path=en_audio / "jfk.wav", language="en"))
         _wait(lambda: queued.service.get(second_id).state == "COMPLETED", RUN_TIMEOUT_SECONDS, "the new job")
-        helpers = _descendants(server.pid)
+        helpers = descendants(server.pid)
         server.send_signal(signal.SIGTERM)
         assert server.wait(60) == 0
     finally:
@@ -397,5 +371,5 @@ def test_serve_runs_jobs_queued_by_another_front_end_and_stops_cleanly_on_sigter
         queued.stop()
     assert "stopped" in stderr and "Traceback" not in stderr
     assert "REST API at http://127.0.0.1:" in stderr
-    _wait(lambda: not any(_alive(pid) for pid in helpers), 30, "the local agent to stop")
+    _wait(lambda: not any(alive(pid) for pid in helpers), 30, "the local agent to stop")
     assert queued.service.transcript(second_id).text.startswith("fake 11.00 seconds")
