@@ -5,7 +5,7 @@
     <name>AgentsModel</name>
     <message>
         <source>Agent</source>
-        <extracomment>The agent&apos;s key (its id, or its endpoint before it said who it is). A plain value to sort the column by. Connected now, and whether it answered (READY). Approved to receive audio (None: the store has no record of it yet). Seconds of work per second of audio, measured over its lifetime; None before any work. Announced on the LAN right now (zeroconf). The ``host:port`` it was added by (it can be removed from the list); &quot;&quot; when it was not.</extracomment>
+        <extracomment>The agent&apos;s key (its id, or its endpoint before it said who it is). A plain value to sort the column by. Connected now, and whether it answered (READY). Approved to receive audio (None: the store has no record of it yet). Seconds of work per second of audio, measured over its lifetime; None before any work. Announced on the LAN right now (zeroconf). The ``host:port`` it was added by (it can be removed from the list); &quot;&quot; when it was not. The agent answered that it does not trust this computer: they must be paired.</extracomment>
         <translation>Máy xử lý</translation>
     </message>
     <message>
@@ -113,7 +113,7 @@
     <name>AgentsPanel</name>
     <message>
         <source>Agents</source>
-        <extracomment>How often the panel reads the agents again while it is shown. The window&apos;s size before the columns are measured; it grows to show every column whole. Room kept for the columns sized by their contents (agent name, where, approved), in pixels. Events after which the list is read again at once (rather than at the next tick). A message for the main window&apos;s status bar. An agent event arrived during a read: read once more when it ends.</extracomment>
+        <extracomment>How often the panel reads the agents again while it is shown. The window&apos;s size before the columns are measured; it grows to show every column whole. Room kept for the columns sized by their contents, in pixels: agent name, where, and approved, which holds a whole key fingerprint for agents found but not paired. Events after which the list is read again at once (rather than at the next tick). A message for the main window&apos;s status bar. An agent event arrived during a read: read once more when it ends.</extracomment>
         <translation>Máy xử lý</translation>
     </message>
     <message>

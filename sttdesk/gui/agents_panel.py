@@ -44,8 +44,8 @@ from .agents_model import (
     AgentsModel,
     merge_agents,
 )
-from .column_widths import cell_width, fit_columns
 from . import messages
+from .column_widths import cell_width, fit_columns
 from .icons import icon
 from .messages import error_text
 from .pairing_dialog import CodePrompter
@@ -53,6 +53,7 @@ from .tasks import TaskRunner
 
 if TYPE_CHECKING:
     from ..app import Core
+    from ..cluster.pairing import PairingOutcome
 
 log = logging.getLogger(__name__)
 
@@ -272,9 +273,9 @@ class AgentsPanel(QDialog):
         self._runner.run(lambda: directory.revoke(which), on_done=lambda _peer: self._revoked(row.name),
                          on_error=self._change_failed)
 
-    def _paired(self, outcome: object) -> None:
+    def _paired(self, outcome: PairingOutcome) -> None:
         self._pairing = False
-        name = getattr(outcome, "agent_name", "") or getattr(outcome, "agent_id", "")
+        name = outcome.agent_name or outcome.agent_id
         text = self.tr("Paired with %1: it receives work from now on.").replace("%1", name)
         self.status_message.emit(text)
         self._tell(text)
