@@ -2,7 +2,7 @@
 
 Examples, from the repository root::
 
-    python -m benchmarks                      # the default set (47 min measured on a 2-core PC)
+    python -m benchmarks                      # the default set (about 35 min on a 2-core PC, from section times)
     python -m benchmarks accuracy language    # some sections; the rest of today's file is kept
     python -m benchmarks --quick              # CI smoke run (< 3 min), written under the work folder
     python -m benchmarks --list               # the sections

@@ -37,6 +37,7 @@ from sttdesk.engine.options import DecodeOptions
 from . import plots
 from .devsets import DEV_DIR, LANGUAGES, Utterance, load_devset
 from .models import (
+    DEFAULT_MODEL,
     FASTER_WHISPER_COMPUTE_TYPE,
     FASTER_WHISPER_LABEL,
     GGML_VARIANTS,
@@ -137,6 +138,11 @@ class Task:
     utterance_limit: int | None
 
 
+#: Rows of the default model, greedy, keep each utterance's transcript under this key (by file name):
+#: the language section reads them as its forced transcripts.
+FORCED_TEXTS_KEY = "texts"
+
+
 def measure(task: Task) -> dict[str, Any]:
     """Transcribe the task's dev set with its configuration; its table row (runs in a worker)."""
     utterances = load_devset(task.language, limit=task.utterance_limit)
@@ -154,7 +160,10 @@ def measure(task: Task) -> dict[str, Any]:
             done, _ = transcribe_whisper_cpp(backend, utterances, options)
         finally:
             backend.close()
-    return _row(task.engine, task.variant, task.decoding, task.language, utterances, done)
+    row = _row(task.engine, task.variant, task.decoding, task.language, utterances, done)
+    if GGML_VARIANTS.get(task.variant) == DEFAULT_MODEL and task.decoding == "greedy":
+        row[FORCED_TEXTS_KEY] = {u.name: text for u, text in zip(utterances, done.texts, strict=True)}
+    return row
 
 
 def plan(ctx: RunContext) -> tuple[list[Task], list[dict[str, Any]]]:

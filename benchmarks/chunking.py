@@ -769,8 +769,9 @@ def _section_plot(record: dict[str, Any], folder: Path, footer: dict[str, Any]) 
 def _section() -> Any:
     from .sections import Section
 
+    # the audio pipeline's own cost and memory: run by name, outside the default set
     return Section(name="chunking", title="Audio pipeline: probe, decode and chunk", run=_section_run,
-                   render=_section_render, plot=_section_plot, estimate_s=140.0)
+                   render=_section_render, plot=_section_plot, estimate_s=140.0, default=False)
 
 
 SECTION = _section()

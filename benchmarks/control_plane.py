@@ -458,7 +458,7 @@ SECTION = Section(
     render=_section_render,
     plot=_section_plot,
     estimate_s=120.0,
-    # the coordinator alone with a fake engine: run by name, not in the 30-minute default set
+    # the coordinator alone with a fake engine: run by name, outside the default set
     default=False,
 )
 

@@ -785,6 +785,8 @@ SECTION = Section(
     render=_section_render,
     plot=_section_plot,
     estimate_s=190.0,
+    # the engine process's own overhead: run by name, outside the default set
+    default=False,
 )
 
 

@@ -594,7 +594,7 @@ SECTION = Section(
     render=_section_render,
     plot=_section_plot,
     estimate_s=300.0,
-    # the control plane over a LAN with a fake engine (issue 5): run by name, not in the 30-minute default set
+    # the control plane over a LAN with a fake engine (issue 5): run by name, outside the default set
     default=False,
 )
 

@@ -447,8 +447,6 @@ class WhisperCppBackend:
         the likeliest of ``options.auto_languages``. It costs one more encoder
         pass, as it would inside whisper_full.
         """
-        import _pywhispercpp as pw
-
         assert self._info is not None
         if not self._info.multilingual:
             if options.language not in ("en", "auto"):
@@ -463,7 +461,26 @@ class WhisperCppBackend:
         if samples.size < MIN_SAMPLES:
             return (options.auto_languages or ("en",))[0], None
         started = time.perf_counter()
+        probabilities = self.language_probabilities(samples, threads)
+        timings["detect_language"] = time.perf_counter() - started
+        candidates = [code for code in options.auto_languages if code in probabilities] or list(probabilities)
+        best = max(candidates, key=probabilities.__getitem__)
+        return best, probabilities[best]
+
+    def language_probabilities(self, audio: np.ndarray, threads: int | None = None) -> dict[str, float]:
+        """whisper's language detection on the first window of ``audio``: every language's probability.
+
+        It costs one encoder pass, as it would inside whisper_full.
+        """
+        import _pywhispercpp as pw
+
+        if self._ctx is None:
+            raise EngineError("no model is loaded")
+        samples = check_audio(audio)
+        if samples.size < MIN_SAMPLES:
+            raise InvalidAudioError("less than 100 ms of audio has no language to detect")
         window = samples[: int(WINDOW_SECONDS * SAMPLE_RATE)]
+        threads = threads or self._threads
         probs = np.zeros(pw.whisper_lang_max_id() + 1, dtype=np.float32)
         errors: collections.deque[str] = collections.deque(maxlen=20)
         try:
@@ -472,13 +489,9 @@ class WhisperCppBackend:
                 best = pw.whisper_lang_auto_detect(self._ctx, 0, threads, probs) if rc == 0 else -1
         except MemoryError as exc:
             raise EngineOutOfMemoryError(str(exc) or "std::bad_alloc") from exc
-        timings["detect_language"] = time.perf_counter() - started
         if best < 0:
             raise EngineFailureError("; ".join(errors) or "language detection failed")
-        candidates = [c for c in (pw.whisper_lang_id(code) for code in options.auto_languages) if c >= 0]
-        if candidates:
-            best = max(candidates, key=lambda c: probs[c])
-        return pw.whisper_lang_str(best), float(probs[best])
+        return {pw.whisper_lang_str(index): float(p) for index, p in enumerate(probs)}
 
     def _full_params(self, options: DecodeOptions, language: str, threads: int) -> Any:
         """whisper_full's parameters for one request, every field set from ``options``.

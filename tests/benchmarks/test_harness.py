@@ -106,6 +106,11 @@ def test_quick_run_writes_complete_results_and_report(tmp_path: Path, real_model
     assert by_language == {"en", "vi"}
     assert all(0 <= row["wer"] <= 2 for row in results["sections"]["accuracy"]["rows"])
     assert any(row["mode"] == "auto (en/vi)" and row["detected"] for row in results["sections"]["language"]["rows"])
+    # the language section takes its forced transcripts from the accuracy section of the same run
+    forced = [row for row in results["sections"]["accuracy"]["rows"] if "texts" in row]
+    assert {row["language"] for row in forced} == {"en", "vi"}
+    assert all(row["model"] == "q8_0" and row["decoding"] == "greedy" for row in forced)
+    assert all(row["forced_texts_from_accuracy"] for row in results["sections"]["language"]["rows"])
     longform = results["sections"]["longform"]["rows"]
     assert any("word-count merge" in row["method"] for row in longform)
     assert any(row["chunks"] == 1 for row in longform)

@@ -222,6 +222,23 @@ def test_auto_detects_english_with_a_probability(backend: WhisperCppBackend, jfk
 
 
 @pytest.mark.model
+def test_language_probabilities_cover_every_language_and_agree_with_auto(
+    backend: WhisperCppBackend, jfk: np.ndarray
+) -> None:
+    probabilities = backend.language_probabilities(jfk)
+    assert {"en", "vi", "de", "ja"} <= set(probabilities)
+    assert max(probabilities, key=probabilities.__getitem__) == "en"
+    assert sum(probabilities.values()) == pytest.approx(1.0, abs=0.01)
+    detected = backend.transcribe(jfk, DecodeOptions(language="auto", auto_languages=("vi", "de")))
+    # restricted to Vietnamese and German, "auto" takes the likelier of the two, with its probability
+    likelier = max(("vi", "de"), key=probabilities.__getitem__)
+    assert detected.language == likelier
+    assert detected.language_probability == pytest.approx(probabilities[likelier], rel=1e-5)
+    with pytest.raises(InvalidAudioError):
+        backend.language_probabilities(np.zeros(SAMPLE_RATE // 20, dtype=np.float32))
+
+
+@pytest.mark.model
 def test_vietnamese_keeps_its_diacritics(backend: WhisperCppBackend, vi_audio: Path) -> None:
     audio = read_audio(vi_audio / "VIVOSSPK01_R002.wav")
     detected = backend.transcribe(audio, DecodeOptions(language="auto"))
