@@ -107,6 +107,8 @@ ENGLISH_PHANTOM_PHRASES: tuple[PhantomPhrase, ...] = _phrases(
         "Don't forget to like and subscribe",
         "Don't forget to subscribe",
         "Subscribe to my channel",
+        # alone, as whisper writes it over music ("*Subscribe*")
+        "Subscribe",
         "Amara.org",
     ]
 ) + _phrases(
@@ -128,6 +130,8 @@ ENGLISH_PHANTOM_PHRASES: tuple[PhantomPhrase, ...] = _phrases(
 VIETNAMESE_PHANTOM_PHRASES: tuple[PhantomPhrase, ...] = _phrases(
     [
         "Để không bỏ lỡ những video hấp dẫn",
+        # the same outro's end alone, as whisper wrote it over music-like tones
+        "Những video hấp dẫn",
         "Cảm ơn các bạn đã theo dõi",
         "Cảm ơn các bạn đã theo dõi và hẹn gặp lại",
         "Cảm ơn các bạn đã theo dõi video",

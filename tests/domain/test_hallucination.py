@@ -45,6 +45,8 @@ GUARD = HallucinationGuard()
         "Cảm ơn các bạn đã theo dõi.",
         "Hẹn gặp lại các bạn trong những video tiếp theo.",
         "Subtitle by Nguyễn Văn A",
+        "*Subscribe*",
+        "những video hấp dẫn",
     ],
 )
 @pytest.mark.parametrize("with_words", [True, False])
@@ -80,6 +82,8 @@ def test_chained_phantoms_all_go() -> None:
         "I read the subtitles by myself.",
         "Chúng tôi cảm ơn các bạn đã theo dõi suốt buổi họp hôm nay.",
         "Anh ấy bảo hãy đăng ký kênh",  # mid-sentence: the phrase does not start a sentence
+        "Remember to subscribe before Friday.",
+        "Kênh này có những video hấp dẫn về lịch sử.",
     ],
 )
 def test_real_sentences_are_kept(sentence: str) -> None:
