@@ -95,10 +95,27 @@ def transcribe(files: tuple[Path, ...], language: str | None, model: str | None,
     if not jobs:
         core.stop()
         raise SystemExit(1)
+    _tell_about_other_jobs(core, jobs, console)
     with core:
         failures += _follow(core, jobs, console, fmt_list, output_dir)
     if failures:
         raise SystemExit(1)
+
+
+def _tell_about_other_jobs(core, jobs: dict[str, Path], console: Console) -> None:
+    """Say so when the agents will also work on unfinished jobs already in the job table.
+
+    The job table is shared by every front end: jobs queued in the app, or left
+    by an interrupted run of another file, go on alongside these files (fairly
+    shared), which makes this run slower than the user may expect.
+    """
+    others = [view for view in core.service.list(states=[JobState.PENDING.value, JobState.PROCESSING.value],
+                                                 limit=1000)
+              if view.id not in jobs]
+    if others:
+        names = ", ".join(escape(view.name) for view in others[:3]) + (", …" if len(others) > 3 else "")
+        console.print(f"Also working on {len(others)} earlier unfinished job(s) from the job table ({names}); "
+                      "'sttdesk jobs list' shows them, 'sttdesk jobs cancel ID' stops one.")
 
 
 def _follow(core, jobs: dict[str, Path], console: Console, formats: list[str],

@@ -342,6 +342,30 @@ def test_bad_files_and_options_exit_non_zero_with_a_clear_message(
         assert store.count_jobs() == 0  # nothing bad was queued
 
 
+def test_transcribe_says_when_earlier_unfinished_jobs_share_the_agents(
+    tmp_path: Path, models_dir: Path, en_audio: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a job queued by another front end and never run: the job table is shared, so it goes on too
+    env = cli_env(tmp_path / "home", models_dir)
+    for key, value in env.items():
+        if key.startswith("STTDESK_"):
+            monkeypatch.setenv(key, value)
+    queued = build_core(pool_agents=0)
+    try:
+        earlier = queued.service.add(JobRequest(path=en_audio / "1081-125237-0000.flac", language="en", model=MODEL))
+    finally:
+        queued.stop()
+    out = tmp_path / "out"
+    done = sttdesk(env, "transcribe", str(en_audio / "jfk.wav"), "-l", "en", "--engine", "fake", "--agents", "1",
+                   "-f", "txt", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stderr.split())  # the console wraps long lines
+    assert "Also working on 1 earlier unfinished job(s) from the job table (1081-125237-0000.flac)" in said
+    assert (out / "jfk.txt").is_file()
+    listed = sttdesk(env, "jobs", "list")
+    assert earlier in listed.stdout  # still there: this run did not take it over or drop it
+
+
 # --- sttdesk serve ---------------------------------------------------------------------------
 
 
