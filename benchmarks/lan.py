@@ -523,8 +523,11 @@ def report_markdown(report: dict[str, Any], rows: list[Row], provisioning: list[
         where = f"network namespaces, no link delay ({network['why_no_delay']})"
     else:
         where = f"network namespaces, netem {network['delay_ms_each_way']:g} ms each way"
+    machine = report["machine"]
+    # run alone, the record names "cpus"; in the harness its machine is the run's, which names "cores"
+    cpus = machine.get("cpus", machine.get("usable_cores", machine.get("cores")))
     title = (f"## LAN benchmark: fake engine, {report['chunk_seconds']:g} s chunks, {where}, "
-             f"{report['machine']['cpus']} CPUs (load {report['machine']['load_average']})")
+             f"{cpus} CPUs (load {machine['load_average']})")
     lines = [title, "",
              "### Dispatch (instant chunks)", "",
              "| agents | chunks | wall s | chunks/s | results | dropped |", "|---:|---:|---:|---:|---:|---:|"]

@@ -41,6 +41,18 @@ def test_every_registered_section_is_complete() -> None:
         assert section.title and callable(section.run) and callable(section.render)
 
 
+def test_every_section_of_the_published_results_renders() -> None:
+    # the records as the harness saved them (its machine and versions merged in) make their tables
+    newest = max((REPO_ROOT / "benchmarks" / "results").glob("20*.json"))
+    results = json.loads(newest.read_text(encoding="utf-8"))
+    sections = load_sections()
+    for name, record in results["sections"].items():
+        if "error" in record:
+            continue
+        text = sections[name].render(record)
+        assert text.strip() and "|---" in text, name
+
+
 def test_result_file_is_named_by_date_and_host() -> None:
     from datetime import datetime
 
