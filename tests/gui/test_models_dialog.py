@@ -112,7 +112,9 @@ def test_install_downloads_with_progress(qtbot: Any, tmp_path: Path, runners: An
 
     assert store.get("tiny-q8_0").size == tiny_q8.stat().st_size
     assert dialog.status.text() == "Installed: tiny-q8_0"
-    assert dialog.model.rows()[0].status is ModelStatus.INSTALLED
+    # the table is read again off the GUI thread once the install is done: it follows a moment later
+    qtbot.waitUntil(lambda: dialog.model.rows()[0].status is ModelStatus.INSTALLED, timeout=10_000)
+    assert not dialog.install_button.isEnabled()  # the selected model is installed now
     assert dialog.progress.maximum() == 1000 and dialog.progress.value() == 1000
 
 
