@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import selectors
 import subprocess
 import sys
@@ -49,6 +48,7 @@ import numpy as np
 import zmq
 
 from . import plots
+from .machine import machine_info
 from .sections import Plot, RunContext, Section
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -446,9 +446,7 @@ def run_lan(*, quick: bool = False, agent_counts: list[int] | tuple[int, ...] = 
     report = {
         "benchmark": "lan",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "zmq": zmq.zmq_version(), "pyzmq": zmq.__version__,
-                    "load_average": round(os.getloadavg()[0], 1)},
+        "machine": {**machine_info(), "zmq": zmq.zmq_version(), "pyzmq": zmq.__version__},
         "quick": quick,
         "network": {"kind": net.kind, "delay_ms_each_way": net.delay_ms, "why_not_netns": net.reason,
                     "why_no_delay": net.delay_missing, "relay_delay_ms_each_way": net.relay_ms},
@@ -524,10 +522,8 @@ def report_markdown(report: dict[str, Any], rows: list[Row], provisioning: list[
     else:
         where = f"network namespaces, netem {network['delay_ms_each_way']:g} ms each way"
     machine = report["machine"]
-    # run alone, the record names "cpus"; in the harness its machine is the run's, which names "cores"
-    cpus = machine.get("cpus", machine.get("usable_cores", machine.get("cores")))
     title = (f"## LAN benchmark: fake engine, {report['chunk_seconds']:g} s chunks, {where}, "
-             f"{cpus} CPUs (load {machine['load_average']})")
+             f"{machine['usable_cores']} CPUs (load {machine['load_average']})")
     lines = [title, "",
              "### Dispatch (instant chunks)", "",
              "| agents | chunks | wall s | chunks/s | results | dropped |", "|---:|---:|---:|---:|---:|---:|"]

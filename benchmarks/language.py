@@ -27,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sttdesk.engine.backend import WhisperCppBackend
+from sttdesk.engine.backend import WhisperCppBackend, pick_language
 from sttdesk.engine.options import DEFAULT_AUTO_LANGUAGES, DecodeOptions
 
 from . import plots
@@ -53,12 +53,6 @@ def _options(language: str, mode: str) -> DecodeOptions:
     if mode == "forced":
         return DecodeOptions(language=language, threads=THREADS)
     return DecodeOptions(language="auto", auto_languages=CANDIDATES[mode], threads=THREADS)
-
-
-def pick_language(probabilities: dict[str, float], candidates: Sequence[str]) -> str:
-    """The likeliest of ``candidates`` (of every language when there are none), as the backend picks."""
-    known = [code for code in candidates if code in probabilities] or list(probabilities)
-    return max(known, key=probabilities.__getitem__)
 
 
 def measure(path: str, language: str, modes: Sequence[str], limit: int | None,

@@ -321,6 +321,12 @@ def split_long_segment(segment: Segment, max_chars: int) -> list[Segment]:
 # --- whisper.cpp ---------------------------------------------------------------------
 
 
+def pick_language(probabilities: dict[str, float], candidates: Sequence[str]) -> str:
+    """The likeliest of ``candidates`` that whisper knows; of every language when there are none."""
+    known = [code for code in candidates if code in probabilities] or list(probabilities)
+    return max(known, key=probabilities.__getitem__)
+
+
 class WhisperCppBackend:
     """whisper.cpp (through pywhispercpp's bindings) holding one ggml model.
 
@@ -463,8 +469,7 @@ class WhisperCppBackend:
         started = time.perf_counter()
         probabilities = self.language_probabilities(samples, threads)
         timings["detect_language"] = time.perf_counter() - started
-        candidates = [code for code in options.auto_languages if code in probabilities] or list(probabilities)
-        best = max(candidates, key=probabilities.__getitem__)
+        best = pick_language(probabilities, options.auto_languages)
         return best, probabilities[best]
 
     def language_probabilities(self, audio: np.ndarray, threads: int | None = None) -> dict[str, float]:

@@ -47,14 +47,14 @@ encoder is most of a chunk's time, so fitting the window to the audio (its
 length plus 3 s, at least 10 s) looked like a cheap speed-up. It is not free
 (base q8_0, greedy, one thread, same run, whole vs fitted):
 
-============================== ============== ============== =========
-audio                          time           WER            change
-============================== ============== ============== =========
-the 22 chunks above            88.9 → 72.5 s  4.19 → 5.35 %  +1.2 pt
-36 English dev utterances      131.4 → 74.1 s 3.78 → 4.44 %  +0.7 pt
+============================== ============== =============== =======
+audio                          time           WER             change
+============================== ============== =============== =======
+the 22 chunks above            88.9 → 72.5 s  4.19 → 5.35 %   +1.2 pt
+36 English dev utterances      131.4 → 74.1 s 3.78 → 4.44 %   +0.7 pt
 42 Vietnamese dev utterances   128.9 → 43.7 s 36.96 → 37.97 % +1.0 pt
-fitting only the second passes 85.8 → 82.2 s  4.19 → 4.77 %  +0.6 pt
-============================== ============== ============== =========
+fitting only the second passes 85.8 → 82.2 s  4.19 → 4.77 %   +0.6 pt
+============================== ============== =============== =======
 
 and the weaker q5_0 model looped on the short silence after the audio (2 of
 18 utterances). Windows that are not a multiple of 256 positions were worse
